@@ -143,7 +143,7 @@ type Tool struct {
 
 // Param is one argument of a tool, or one property of an object argument.
 type Param struct {
-	Name        string  `yaml:"name" validate:"required"`
+	Name        string  `yaml:"name"`
 	In          string  `yaml:"in" validate:"omitempty,oneof=path query header body"`
 	Type        string  `yaml:"type" validate:"omitempty,oneof=string integer number boolean object array"`
 	Description string  `yaml:"description"`

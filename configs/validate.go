@@ -289,6 +289,9 @@ func (c *checker) checkTool(p string, t Tool) {
 	params := map[string]Param{}
 	for k, prm := range t.Params {
 		pp := fmt.Sprintf("%s.params[%d]", p, k)
+		if prm.Name == "" {
+			c.add(pp+".name", "is required")
+		}
 		if _, dup := params[prm.Name]; dup {
 			c.add(pp+".name", "parameter %q is defined twice", prm.Name)
 		}
@@ -365,6 +368,9 @@ func (c *checker) checkParam(p string, prm Param) {
 	names := map[string]bool{}
 	for k, sub := range prm.Properties {
 		sp := fmt.Sprintf("%s.properties[%d]", p, k)
+		if sub.Name == "" {
+			c.add(sp+".name", "is required")
+		}
 		if sub.In != "" {
 			c.add(sp+".in", "a property is placed inside its object; it takes no in:")
 		}
@@ -375,8 +381,8 @@ func (c *checker) checkParam(p string, prm Param) {
 		c.checkParam(sp, sub)
 	}
 	if prm.Items != nil {
-		if prm.Items.In != "" {
-			c.add(p+".items.in", "items take no in:")
+		if prm.Items.In != "" || prm.Items.Name != "" {
+			c.add(p+".items", "items describe each element: they take no name or in:")
 		}
 		c.checkParam(p+".items", *prm.Items)
 	}

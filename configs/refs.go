@@ -1,0 +1,31 @@
+package configs
+
+import "strings"
+
+// SecretRefs lists every secret reference a config uses, for a start-up
+// check that the stores they point into are reachable.
+func SecretRefs(cfg *Config) []string {
+	var out []string
+	add := func(v string) {
+		for _, p := range []string{"vault:", "env:", "file:"} {
+			if strings.HasPrefix(v, p) {
+				out = append(out, v)
+				return
+			}
+		}
+	}
+	for _, c := range cfg.Server.Clients {
+		add(c.Key)
+	}
+	add(cfg.Policy.Confirmation.Key)
+	for _, in := range cfg.Integrations {
+		add(in.Auth.Secret)
+		for _, v := range in.Headers {
+			add(v)
+		}
+		for _, v := range in.Env {
+			add(v)
+		}
+	}
+	return out
+}

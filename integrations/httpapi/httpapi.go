@@ -1,0 +1,218 @@
+// Package httpapi turns a declarative REST integration (type: http) into
+// MCP tools: a JSON Schema of each tool's params, argument checks before any
+// request leaves, the request itself, and the shaping of the reply.
+package httpapi
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+
+	"github.com/go-playground/validator/v10"
+	"github.com/itchyny/gojq"
+	"github.com/mark3labs/mcp-go/mcp"
+	"github.com/santhosh-tekuri/jsonschema/v6"
+
+	"github.com/switchboard-dev/switchboard/configs"
+	"github.com/switchboard-dev/switchboard/integrations"
+	"github.com/switchboard-dev/switchboard/internal/secrets"
+)
+
+// Secrets resolves a secret reference at call time.
+type Secrets interface {
+	Resolve(ctx context.Context, ref secrets.Ref) (string, error)
+}
+
+// Deps are what the tools need from the outside.
+type Deps struct {
+	Secrets   Secrets
+	Client    *http.Client // shared, so connections to an upstream are reused
+	Validate  *validator.Validate
+	UserAgent string
+	Logger    *slog.Logger
+}
+
+// NewClient returns an HTTP client tuned for many short calls to a few hosts.
+// It has no overall timeout: each call sets its own through its context.
+func NewClient() *http.Client {
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.MaxIdleConns = 256
+	tr.MaxIdleConnsPerHost = 64
+	return &http.Client{
+		Transport: tr,
+		// A redirect could carry credentials to another host; APIs answer directly.
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+}
+
+type tool struct {
+	name      string
+	integ     configs.Integration
+	cfg       configs.Tool
+	params    []configs.Param
+	base      *url.URL
+	schema    *jsonschema.Schema
+	jq        *gojq.Code
+	validate  *validator.Validate
+	secrets   Secrets
+	client    *http.Client
+	userAgent string
+	log       *slog.Logger
+}
+
+// New builds the tools of one http integration from its checked config.
+func New(in configs.Integration, deps Deps) ([]*integrations.Tool, error) {
+	base, err := url.Parse(in.BaseURL)
+	if err != nil {
+		return nil, fmt.Errorf("integration %s: base_url: %w", in.Name, err)
+	}
+	if deps.Client == nil {
+		deps.Client = NewClient()
+	}
+	if deps.Validate == nil {
+		deps.Validate = validator.New()
+	}
+	if deps.Logger == nil {
+		deps.Logger = slog.New(slog.DiscardHandler)
+	}
+	var out []*integrations.Tool
+	for _, tc := range in.Tools.List {
+		t := &tool{
+			name:      in.Name + "_" + tc.Name,
+			integ:     in,
+			cfg:       tc,
+			params:    tc.Params,
+			base:      base,
+			validate:  deps.Validate,
+			secrets:   deps.Secrets,
+			client:    deps.Client,
+			userAgent: deps.UserAgent,
+			log:       deps.Logger,
+		}
+		if t.userAgent == "" {
+			t.userAgent = "switchboard"
+		}
+		schema := inputSchema(tc.Params)
+		sch, raw, err := compileSchema(t.name, schema)
+		if err != nil {
+			return nil, err
+		}
+		t.schema = sch
+		if tc.Response.JQ != "" {
+			if t.jq, err = configs.CompileJQ(tc.Response.JQ); err != nil {
+				return nil, fmt.Errorf("tool %s: %w", t.name, err)
+			}
+		}
+		def := mcp.NewToolWithRawSchema(t.name, tc.Description, raw)
+		readOnly := tc.Method == http.MethodGet
+		destructive := tc.Method == http.MethodDelete || tc.Confirm != nil
+		def.Annotations = mcp.ToolAnnotation{OpenWorldHint: mcp.ToBoolPtr(true)}
+		if readOnly && !destructive {
+			def.Annotations.ReadOnlyHint = mcp.ToBoolPtr(true)
+		} else {
+			def.Annotations.ReadOnlyHint = mcp.ToBoolPtr(false)
+			def.Annotations.DestructiveHint = mcp.ToBoolPtr(destructive)
+		}
+		it := &integrations.Tool{
+			Definition:  def,
+			Integration: in.Name,
+			ReadOnly:    readOnly,
+			Handler:     t,
+		}
+		if tc.Confirm != nil {
+			if it.Confirm, err = configs.ParseConfirmTemplate(tc.Confirm.Message); err != nil {
+				return nil, fmt.Errorf("tool %s: confirm: %w", t.name, err)
+			}
+		}
+		for _, p := range tc.Params {
+			if p.Sensitive {
+				it.Sensitive = append(it.Sensitive, p.Name)
+			}
+		}
+		out = append(out, it)
+	}
+	return out, nil
+}
+
+// Call validates the arguments, sends the request and shapes the reply.
+func (t *tool) Call(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+	args, problems := t.checkArgs(req.GetArguments())
+	if problems != nil {
+		return nil, integrations.Errorf(integrations.KindInvalid, nil,
+			"Invalid arguments for %s: %s. Correct them and call again.", t.name, strings.Join(problems, "; "))
+	}
+	ctx, cancel := context.WithTimeout(ctx, t.cfg.Timeout)
+	defer cancel()
+	httpReq, used, err := t.buildRequest(ctx, args)
+	if err != nil {
+		var ie *integrations.Error
+		if errors.As(err, &ie) {
+			return nil, err
+		}
+		return nil, t.secretError(err)
+	}
+	resp, err := t.client.Do(httpReq)
+	if err != nil {
+		return nil, t.transportError(ctx, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		return nil, t.statusError(resp, used)
+	}
+	return t.readReply(ctx, resp, used)
+}
+
+func (t *tool) resolveSecret(ctx context.Context, s string) (string, error) {
+	ref, err := secrets.ParseRef(s)
+	if err != nil {
+		return "", err
+	}
+	if t.secrets == nil {
+		return "", fmt.Errorf("%s: no secret store: %w", ref, secrets.ErrUnavailable)
+	}
+	return t.secrets.Resolve(ctx, ref)
+}
+
+// secretError says which integration could not get its credentials and why,
+// never what they are.
+func (t *tool) secretError(err error) error {
+	var why string
+	switch {
+	case errors.Is(err, secrets.ErrDenied):
+		why = "the secret store denied access to its credentials"
+	case errors.Is(err, secrets.ErrNotFound):
+		why = "its credentials are missing from the secret store"
+	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, secrets.ErrUnavailable):
+		why = "the secret store is unreachable right now"
+	default:
+		why = "its credentials could not be read"
+	}
+	return integrations.Errorf(integrations.KindUnavailable, err,
+		"%s cannot be used: %s. Tell the caller the system is unavailable and offer to follow up later.", t.integ.Name, why)
+}
+
+// transportError explains a failed exchange without the URL, which may hold
+// a credential in its query.
+func (t *tool) transportError(ctx context.Context, err error) error {
+	var uerr *url.Error
+	if errors.As(err, &uerr) {
+		err = uerr.Err
+	}
+	detail := fmt.Errorf("%s %s: %w", t.cfg.Method, t.cfg.Path, err)
+	var nerr net.Error
+	switch {
+	case errors.Is(ctx.Err(), context.DeadlineExceeded) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, os.ErrDeadlineExceeded) || (errors.As(err, &nerr) && nerr.Timeout()):
+		return integrations.Errorf(integrations.KindUnavailable, detail,
+			"%s did not answer within %s; try once more or offer to follow up later.", t.integ.Name, t.cfg.Timeout)
+	case errors.Is(err, context.Canceled):
+		return integrations.Errorf(integrations.KindUnavailable, detail, "The call to %s was cancelled.", t.integ.Name)
+	}
+	return integrations.Errorf(integrations.KindUnavailable, detail,
+		"%s cannot be reached right now; try again shortly or offer to follow up later.", t.integ.Name)
+}

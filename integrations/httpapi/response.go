@@ -1,0 +1,207 @@
+package httpapi
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/mark3labs/mcp-go/mcp"
+
+	"github.com/switchboard-dev/switchboard/integrations"
+)
+
+// readReply turns a 2xx reply into the result the model sees: shaped by jq
+// when configured, cut to max_bytes, with structuredContent when the shaped
+// reply is a JSON object. Reading stops at max_read (with jq) or max_bytes
+// (without), so a huge reply is never held in memory.
+func (t *tool) readReply(ctx context.Context, resp *http.Response, used []string) (*mcp.CallToolResult, error) {
+	maxBytes := int64(t.cfg.Response.MaxBytes)
+	limit := maxBytes
+	if t.jq != nil {
+		limit = int64(t.cfg.Response.MaxRead)
+	}
+	body, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
+	if err != nil {
+		return nil, t.transportError(ctx, err)
+	}
+	over := int64(len(body)) > limit
+	if over {
+		body = body[:limit]
+	}
+	if t.jq != nil && over {
+		return nil, integrations.Errorf(integrations.KindUpstream, nil,
+			"%s sent a reply larger than %d bytes, too large to shape; narrow the request.", t.integ.Name, limit)
+	}
+	if len(body) == 0 {
+		return mcp.NewToolResultText(fmt.Sprintf("Done: %s answered %d %s with no content.", t.integ.Name, resp.StatusCode, http.StatusText(resp.StatusCode))), nil
+	}
+
+	ctype, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type"))
+	isJSON := ctype == "application/json" || strings.HasSuffix(ctype, "+json") || (ctype == "" && json.Valid(body))
+	if t.jq != nil {
+		var in any
+		if err := json.Unmarshal(body, &in); err != nil {
+			return nil, integrations.Errorf(integrations.KindUpstream, err, "%s did not answer with JSON, so its reply could not be read.", t.integ.Name)
+		}
+		out, err := t.runJQ(ctx, in)
+		if err != nil {
+			return nil, integrations.Errorf(integrations.KindInternal, err, "The reply of %s could not be shaped (response.jq failed).", t.integ.Name)
+		}
+		return t.result(out, maxBytes, used), nil
+	}
+	if !utf8.Valid(body) && !over {
+		return mcp.NewToolResultText(fmt.Sprintf("%s answered with %d bytes of binary data (%s), which cannot be shown.", t.integ.Name, len(body), ctype)), nil
+	}
+	if isJSON && !over {
+		var v any
+		if json.Unmarshal(body, &v) == nil {
+			return t.result(v, maxBytes, used), nil
+		}
+	}
+	return textResult(string(body), over, maxBytes, used), nil
+}
+
+func (t *tool) runJQ(ctx context.Context, in any) (any, error) {
+	iter := t.jq.RunWithContext(ctx, in)
+	var outs []any
+	for {
+		v, ok := iter.Next()
+		if !ok {
+			break
+		}
+		if err, ok := v.(error); ok {
+			var halt interface{ IsHaltError() bool }
+			if errors.As(err, &halt) && halt.IsHaltError() {
+				break
+			}
+			return nil, err
+		}
+		outs = append(outs, v)
+	}
+	switch len(outs) {
+	case 0:
+		return nil, nil
+	case 1:
+		return outs[0], nil
+	}
+	return outs, nil
+}
+
+// result renders a decoded JSON value: a string as itself, anything else as
+// compact JSON; a JSON object also as structuredContent when it is whole.
+func (t *tool) result(v any, maxBytes int64, used []string) *mcp.CallToolResult {
+	var text string
+	if s, ok := v.(string); ok {
+		text = s
+	} else {
+		b, err := json.Marshal(v)
+		if err != nil {
+			text = fmt.Sprint(v)
+		} else {
+			text = string(b)
+		}
+	}
+	res := textResult(text, false, maxBytes, used)
+	if obj, ok := v.(map[string]any); ok && int64(len(text)) <= maxBytes && !containsAny(text, used) {
+		res.StructuredContent = obj
+	}
+	return res
+}
+
+// textResult cuts text to maxBytes on a rune boundary and says so, and
+// scrubs every secret used for the call from what the upstream echoed.
+func textResult(text string, truncated bool, maxBytes int64, used []string) *mcp.CallToolResult {
+	text = scrub(text, used)
+	if int64(len(text)) > maxBytes {
+		cut := int(maxBytes)
+		for cut > 0 && !utf8.RuneStart(text[cut]) {
+			cut--
+		}
+		text, truncated = text[:cut], true
+	}
+	if truncated {
+		text += fmt.Sprintf("\n[truncated: the reply was longer than %d bytes]", maxBytes)
+	}
+	return mcp.NewToolResultText(text)
+}
+
+func containsAny(s string, secrets []string) bool {
+	for _, v := range secrets {
+		if v != "" && strings.Contains(s, v) {
+			return true
+		}
+	}
+	return false
+}
+
+func scrub(s string, secrets []string) string {
+	for _, v := range secrets {
+		if len(v) >= 4 && strings.Contains(s, v) {
+			s = strings.ReplaceAll(s, v, "[redacted]")
+		}
+	}
+	return s
+}
+
+// statusError turns a non-2xx reply into a sentence a voice agent can act
+// on; the upstream's own short message is kept when it gives one.
+func (t *tool) statusError(resp *http.Response, used []string) error {
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+	detail := scrub(upstreamMessage(b), used)
+	code := resp.StatusCode
+	status := fmt.Sprintf("%d %s", code, http.StatusText(code))
+	var msg string
+	switch {
+	case code == 401 || code == 403:
+		msg = fmt.Sprintf("%s refused switchboard's credentials (%s); this needs the operator, retrying will not help.", t.integ.Name, status)
+	case code == 404:
+		msg = fmt.Sprintf("%s found nothing for that request (%s); check the identifiers you passed.", t.integ.Name, status)
+	case code == 408 || code == 429:
+		msg = fmt.Sprintf("%s is busy (%s); wait a few seconds before trying again.", t.integ.Name, status)
+	case code >= 500:
+		msg = fmt.Sprintf("%s had a problem on its side (%s); try again shortly or offer to follow up later.", t.integ.Name, status)
+	default:
+		msg = fmt.Sprintf("%s rejected the request (%s).", t.integ.Name, status)
+	}
+	if detail != "" && code != 401 && code != 403 {
+		msg = strings.TrimSuffix(msg, ".") + ". It said: " + detail
+	}
+	return &integrations.Error{Kind: integrations.KindUpstream, Public: msg, Status: code,
+		Err: fmt.Errorf("%s %s: upstream status %d: %s", t.cfg.Method, t.cfg.Path, code, scrub(string(b), used))}
+}
+
+// upstreamMessage picks a short human message out of a JSON error body.
+func upstreamMessage(b []byte) string {
+	var m map[string]any
+	if json.Unmarshal(b, &m) != nil {
+		return ""
+	}
+	for _, k := range []string{"message", "error_description", "detail", "error", "title"} {
+		switch v := m[k].(type) {
+		case string:
+			return clip(v, 200)
+		case map[string]any:
+			if s, ok := v["message"].(string); ok {
+				return clip(s, 200)
+			}
+		}
+	}
+	return ""
+}
+
+func clip(s string, n int) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "…"
+}

@@ -1,0 +1,55 @@
+package policy
+
+import (
+	"context"
+	"time"
+
+	"github.com/mark3labs/mcp-go/mcp"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/switchboard-dev/switchboard/integrations"
+)
+
+// Metrics counts tool calls and their latency by tool and outcome.
+type Metrics struct {
+	calls    *prometheus.CounterVec
+	duration *prometheus.HistogramVec
+}
+
+// NewMetrics registers switchboard's tool metrics on reg.
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	m := &Metrics{
+		calls: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "switchboard_tool_calls_total",
+			Help: "Tool calls by tool and outcome (ok, error, invalid, confirmation_required, denied).",
+		}, []string{"tool", "outcome"}),
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "switchboard_tool_call_duration_seconds",
+			Help:    "Tool call latency, policy included.",
+			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
+		}, []string{"tool"}),
+	}
+	reg.MustRegister(m.calls, m.duration)
+	return m
+}
+
+// middleware observes every call; it runs inside the edge, so it sees the
+// error before the edge turns it into a result.
+func (m *Metrics) middleware(t *integrations.Tool, next integrations.Handler) integrations.Handler {
+	return integrations.HandlerFunc(func(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+		start := time.Now()
+		res, err := next.Call(ctx, req)
+		m.duration.WithLabelValues(t.Name()).Observe(time.Since(start).Seconds())
+		outcome := "ok"
+		switch {
+		case err != nil && integrations.KindOf(err) == integrations.KindInvalid:
+			outcome = "invalid"
+		case err != nil:
+			outcome = "error"
+		case res != nil && res.IsError:
+			outcome = "error"
+		}
+		m.calls.WithLabelValues(t.Name(), outcome).Inc()
+		return res, err
+	})
+}

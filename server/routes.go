@@ -1,0 +1,141 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	mcpserver "github.com/mark3labs/mcp-go/server"
+)
+
+// HTTPOptions configure the HTTP listener.
+type HTTPOptions struct {
+	Clients        []Client
+	AllowedOrigins []string
+	MaxBodyBytes   int64
+	// Ready reports whether the server can serve calls (config loaded, Vault
+	// reachable and authenticated when used); nil means always ready.
+	Ready   func(ctx context.Context) error
+	Metrics http.Handler
+	Logger  *slog.Logger
+	// Inflight counts running tool calls; shutdown waits for them.
+	Inflight *sync.WaitGroup
+}
+
+// HTTP is the whole HTTP surface of switchboard.
+type HTTP struct {
+	handler    http.Handler
+	streamable *mcpserver.StreamableHTTPServer
+	sse        *mcpserver.SSEServer
+	inflight   *sync.WaitGroup
+}
+
+// NewHTTP builds every route on one mux:
+//
+//	POST/GET/DELETE /mcp   streamable HTTP (both protocol eras)
+//	GET /sse, POST /message legacy SSE (2024-11-05)
+//	GET /healthz           the process is alive
+//	GET /readyz            config loaded, credential store reachable
+//	GET /metrics           Prometheus
+func NewHTTP(s *mcpserver.MCPServer, opts HTTPOptions) *HTTP {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Inflight == nil {
+		opts.Inflight = &sync.WaitGroup{}
+	}
+	h := &HTTP{inflight: opts.Inflight}
+	h.streamable = mcpserver.NewStreamableHTTPServer(s,
+		mcpserver.WithEndpointPath("/mcp"),
+		mcpserver.WithSessionIdManager(newSessions(time.Hour)),
+		mcpserver.WithSessionIdleTTL(time.Hour),
+		mcpserver.WithStreamableHTTPLogger(opts.Logger),
+	)
+	h.sse = mcpserver.NewSSEServer(s,
+		mcpserver.WithSSEEndpoint("/sse"),
+		mcpserver.WithMessageEndpoint("/message"),
+		mcpserver.WithKeepAlive(true),
+		mcpserver.WithKeepAliveInterval(25*time.Second),
+	)
+
+	auth := newAuthenticator(opts.Clients)
+	mcpRoute := func(next http.Handler) http.Handler {
+		return checkOrigin(opts.AllowedOrigins, limitBody(opts.MaxBodyBytes, auth.requireClient(next)))
+	}
+
+	mux := http.NewServeMux()
+	mux.Handle("/mcp", mcpRoute(h.streamable))
+	mux.Handle("/sse", mcpRoute(h.sse.SSEHandler()))
+	mux.Handle("/message", mcpRoute(h.sse.MessageHandler()))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		if opts.Ready != nil {
+			ctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
+			defer cancel()
+			if err := opts.Ready(ctx); err != nil {
+				opts.Logger.Warn("not ready", "error", err)
+				writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "reason": err.Error()})
+				return
+			}
+		}
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+	})
+	if opts.Metrics != nil {
+		mux.Handle("GET /metrics", opts.Metrics)
+	}
+	h.handler = mux
+	return h
+}
+
+func (h *HTTP) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.handler.ServeHTTP(w, r) }
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+// Serve serves on ln until ctx ends, then shuts down gracefully: no new
+// connections, running tool calls finish (up to grace), open streams are
+// closed, and Serve returns nil.
+func (h *HTTP) Serve(ctx context.Context, ln net.Listener, grace time.Duration, logger *slog.Logger) error {
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), grace)
+	defer cancel()
+	shut := make(chan error, 1)
+	go func() { shut <- srv.Shutdown(sctx) }()
+	waitGroup(sctx, h.inflight)
+	h.sse.CloseSessions()
+	h.streamable.CloseSessions(sctx)
+	err := <-shut
+	<-errc
+	if errors.Is(err, context.DeadlineExceeded) {
+		logger.Warn("shutdown grace period over; closing remaining connections")
+		_ = srv.Close()
+		return nil
+	}
+	return err
+}
+
+func waitGroup(ctx context.Context, wg *sync.WaitGroup) {
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-ctx.Done():
+	}
+}
