@@ -41,6 +41,9 @@ type Tool struct {
 	// Confirm, when set, makes the tool need the user's confirmation; it
 	// renders the sentence read to the caller from the arguments.
 	Confirm *template.Template
+	// ConfirmRequired makes the tool need confirmation with a generic
+	// message (an upstream MCP tool under a confirm glob).
+	ConfirmRequired bool
 	// Sensitive lists argument names whose values never reach a log.
 	Sensitive []string
 	Handler   Handler

@@ -1,0 +1,135 @@
+package mcpupstream
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/mark3labs/mcp-go/mcp"
+
+	"github.com/switchboard-dev/switchboard/integrations"
+)
+
+// tool wraps one upstream tool as an integrations.Tool exposed under
+// <integration>_<name>. The upstream's schema, description and annotations
+// pass through; annotations can only be made stricter here (a tool under a
+// confirm glob is destructive), never looser.
+func (u *Upstream) tool(t mcp.Tool) *integrations.Tool {
+	def := t
+	def.Name = u.cfg.Name + "_" + t.Name
+	def.Meta = nil
+	def.Execution = nil // tasks are not forwarded
+	readOnly := t.Annotations.ReadOnlyHint != nil && *t.Annotations.ReadOnlyHint
+	it := &integrations.Tool{
+		Definition:  def,
+		Integration: u.cfg.Name,
+		ReadOnly:    readOnly,
+	}
+	if f := u.cfg.Tools.Filter; f != nil && matchAny(f.Confirm, t.Name) {
+		it.ConfirmRequired = true
+		it.ReadOnly = false
+		it.Definition.Annotations.ReadOnlyHint = mcp.ToBoolPtr(false)
+		it.Definition.Annotations.DestructiveHint = mcp.ToBoolPtr(true)
+	}
+	upstreamName := t.Name
+	it.Handler = integrations.HandlerFunc(func(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+		return u.call(ctx, upstreamName, req)
+	})
+	return it
+}
+
+// call forwards one call with the integration's timeout. A transport failure
+// marks the connection lost, so the supervisor reconnects.
+func (u *Upstream) call(ctx context.Context, name string, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+	c := u.current()
+	if c == nil {
+		return nil, integrations.Errorf(integrations.KindUnavailable, u.lastError(),
+			"%s is unavailable right now (switchboard is reconnecting); try again shortly or offer to follow up later.", u.cfg.Name)
+	}
+	ctx, cancel := context.WithTimeout(ctx, u.cfg.Timeout)
+	defer cancel()
+	var out mcp.CallToolRequest
+	out.Params.Name = name
+	out.Params.Arguments = req.GetArguments()
+	if key := integrations.IdempotencyKey(ctx); key != "" {
+		out.Params.Meta = &mcp.Meta{AdditionalFields: map[string]any{"idempotencyKey": key}}
+	}
+	res, err := c.CallTool(ctx, out)
+	if err != nil {
+		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			return nil, integrations.Errorf(integrations.KindUnavailable, err,
+				"%s did not answer within %s; try once more or offer to follow up later.", u.cfg.Name, u.cfg.Timeout)
+		}
+		if isProtocolError(err) {
+			return nil, integrations.Errorf(integrations.KindUpstream, err, "%s refused the call: %s", u.cfg.Name, clip(err.Error(), 200))
+		}
+		u.markLost()
+		return nil, integrations.Errorf(integrations.KindUnavailable, err,
+			"%s cannot be reached right now; try again shortly or offer to follow up later.", u.cfg.Name)
+	}
+	return u.scrub(res), nil
+}
+
+// isProtocolError tells an upstream's JSON-RPC error (it answered) from a
+// broken connection (it did not).
+func isProtocolError(err error) bool {
+	for _, e := range []error{mcp.ErrInvalidParams, mcp.ErrMethodNotFound, mcp.ErrInvalidRequest, mcp.ErrInternalError, mcp.ErrResourceNotFound} {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	return false
+}
+
+func (u *Upstream) lastError() error {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if u.lastErr == nil {
+		return errors.New("not connected")
+	}
+	return u.lastErr
+}
+
+// scrub removes any credential switchboard sent upstream from what came back.
+func (u *Upstream) scrub(res *mcp.CallToolResult) *mcp.CallToolResult {
+	u.mu.Lock()
+	var used []string
+	for v := range u.used {
+		if len(v) >= 4 {
+			used = append(used, v)
+		}
+	}
+	u.mu.Unlock()
+	leaked := false
+	for i, c := range res.Content {
+		if tc, ok := c.(mcp.TextContent); ok {
+			for _, v := range used {
+				if strings.Contains(tc.Text, v) {
+					tc.Text = strings.ReplaceAll(tc.Text, v, "[redacted]")
+					leaked = true
+				}
+			}
+			res.Content[i] = tc
+		}
+	}
+	if res.StructuredContent != nil {
+		b := fmt.Sprint(res.StructuredContent)
+		for _, v := range used {
+			if strings.Contains(b, v) {
+				leaked = true
+			}
+		}
+	}
+	if leaked {
+		res.StructuredContent = nil
+	}
+	return res
+}
+
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}

@@ -1,0 +1,506 @@
+// Package mcpupstream re-exposes the tools of another MCP server (type: mcp):
+// it connects over streamable HTTP, legacy SSE or stdio, discovers the tools
+// (again on notifications/tools/list_changed and after every reconnect),
+// forwards calls, and keeps reconnecting with backoff when the upstream is
+// down, so that switchboard starts and keeps serving whatever happens to it.
+package mcpupstream
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os/exec"
+	"path"
+	"strings"
+	"sync"
+	"time"
+
+	mcpclient "github.com/mark3labs/mcp-go/client"
+	"github.com/mark3labs/mcp-go/client/transport"
+	"github.com/mark3labs/mcp-go/mcp"
+
+	"github.com/switchboard-dev/switchboard/configs"
+	"github.com/switchboard-dev/switchboard/integrations"
+	"github.com/switchboard-dev/switchboard/internal/secrets"
+)
+
+// Secrets resolves a secret reference when a connection or request needs it.
+type Secrets interface {
+	Resolve(ctx context.Context, ref secrets.Ref) (string, error)
+}
+
+// Deps are what an upstream needs from the outside.
+type Deps struct {
+	Secrets Secrets
+	Logger  *slog.Logger
+	// OnChange is called with the full new tool list whenever it changes
+	// (first discovery, list_changed, a reconnect that finds other tools).
+	OnChange func(tools []*integrations.Tool)
+	// PingInterval is how often a connected upstream is checked (default 15s).
+	PingInterval time.Duration
+	// MaxBackoff caps the wait between reconnection attempts (default 30s).
+	MaxBackoff time.Duration
+	Version    string
+	// Getenv gives a stdio child the few variables it needs to run (PATH,
+	// HOME, LANG, TMPDIR, USER).
+	Getenv func(string) string
+}
+
+// Upstream is one connected (or reconnecting) MCP server.
+type Upstream struct {
+	cfg  configs.Integration
+	deps Deps
+	log  *slog.Logger
+
+	mu      sync.Mutex
+	client  *mcpclient.Client // nil while disconnected
+	tools   []*integrations.Tool
+	lastErr error
+	used    map[string]bool // secret values sent, scrubbed from results
+
+	legacy     bool          // the upstream needs the handshake era (Run's goroutine only)
+	stopListen func()        // ends the subscriptions/listen stream (Run's goroutine only)
+	lost       chan struct{} // a signal that the connection is gone
+	refresh    chan struct{} // a signal that the tool list changed
+	started    chan struct{} // closed after the first connection attempt
+	once       sync.Once
+}
+
+// New returns an upstream for in; Run connects it.
+func New(in configs.Integration, deps Deps) *Upstream {
+	if deps.Logger == nil {
+		deps.Logger = slog.New(slog.DiscardHandler)
+	}
+	if deps.PingInterval == 0 {
+		deps.PingInterval = 15 * time.Second
+	}
+	if deps.MaxBackoff == 0 {
+		deps.MaxBackoff = 30 * time.Second
+	}
+	if deps.Getenv == nil {
+		deps.Getenv = func(string) string { return "" }
+	}
+	if deps.OnChange == nil {
+		deps.OnChange = func([]*integrations.Tool) {}
+	}
+	return &Upstream{
+		cfg:     in,
+		deps:    deps,
+		log:     deps.Logger.With("integration", in.Name),
+		used:    map[string]bool{},
+		lost:    make(chan struct{}, 1),
+		refresh: make(chan struct{}, 1),
+		started: make(chan struct{}),
+	}
+}
+
+// Run keeps the upstream connected until ctx ends.
+func (u *Upstream) Run(ctx context.Context) {
+	backoff := 250 * time.Millisecond
+	for ctx.Err() == nil {
+		err := u.connect(ctx)
+		u.once.Do(func() { close(u.started) })
+		if err != nil {
+			u.setErr(err)
+			u.log.Warn("upstream MCP server unavailable; retrying", "error", err, "retry_in", backoff)
+			select {
+			case <-ctx.Done():
+			case <-time.After(backoff):
+			}
+			backoff = min(backoff*2, u.deps.MaxBackoff)
+			continue
+		}
+		backoff = 250 * time.Millisecond
+		u.serve(ctx)
+		u.disconnect(errors.New("connection lost"))
+	}
+	u.disconnect(errors.New("shutting down"))
+}
+
+// WaitStarted waits for the first connection attempt, so that a command like
+// `switchboard tools` shows the upstream's tools (or why there are none).
+func (u *Upstream) WaitStarted(ctx context.Context) error {
+	select {
+	case <-u.started:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if u.client == nil {
+		return u.lastErr
+	}
+	return nil
+}
+
+// Tools returns the tools discovered last (kept while reconnecting, so that
+// a call says "unavailable" instead of "no such tool").
+func (u *Upstream) Tools() []*integrations.Tool {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return append([]*integrations.Tool(nil), u.tools...)
+}
+
+func (u *Upstream) setErr(err error) {
+	u.mu.Lock()
+	u.lastErr = err
+	u.mu.Unlock()
+}
+
+// serve watches a live connection: it refreshes tools on list_changed and
+// returns when the connection is lost or ctx ends.
+func (u *Upstream) serve(ctx context.Context) {
+	ping := time.NewTicker(u.deps.PingInterval)
+	defer ping.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-u.lost:
+			return
+		case <-u.refresh:
+			if err := u.discover(ctx); err != nil {
+				u.log.Warn("refreshing tools failed", "error", err)
+				return
+			}
+		case <-ping.C:
+			c := u.current()
+			if c == nil {
+				return
+			}
+			pctx, cancel := context.WithTimeout(ctx, u.cfg.Timeout)
+			err := c.Ping(pctx)
+			cancel()
+			if err != nil {
+				u.log.Warn("upstream stopped answering", "error", err)
+				return
+			}
+		}
+	}
+}
+
+func (u *Upstream) current() *mcpclient.Client {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return u.client
+}
+
+func (u *Upstream) markLost() {
+	select {
+	case u.lost <- struct{}{}:
+	default:
+	}
+}
+
+func (u *Upstream) disconnect(why error) {
+	if u.stopListen != nil {
+		go u.stopListen() // it waits for the stream, which Close ends
+		u.stopListen = nil
+	}
+	u.mu.Lock()
+	c := u.client
+	u.client = nil
+	if c != nil {
+		u.lastErr = why
+	}
+	u.mu.Unlock()
+	if c != nil {
+		_ = c.Close()
+	}
+}
+
+// connect opens a connection and discovers tools. It speaks the 2026-07-28
+// stateless core first; an upstream that answers that it does not support it
+// (most servers in the field) is spoken to with the handshake from then on.
+func (u *Upstream) connect(ctx context.Context) error {
+	if !u.legacy {
+		err := u.connectWith(ctx, "")
+		var unsupported mcp.UnsupportedProtocolVersionError
+		if !errors.As(err, &unsupported) {
+			return err
+		}
+		u.log.Info("upstream does not speak the stateless core; using the handshake", "supported", unsupported.Supported)
+		u.legacy = true
+	}
+	return u.connectWith(ctx, legacyVersion)
+}
+
+// legacyVersion is the newest handshake-era revision.
+const legacyVersion = "2025-11-25"
+
+func (u *Upstream) connectWith(ctx context.Context, version string) error {
+	tr, err := u.transport(ctx, version != "")
+	if err != nil {
+		return err
+	}
+	var opts []mcpclient.ClientOption
+	if version != "" {
+		opts = append(opts, mcpclient.WithProtocolVersion(version))
+	}
+	c := mcpclient.NewClient(tr, opts...)
+	cctx, cancel := context.WithTimeout(ctx, u.cfg.Timeout)
+	defer cancel()
+	if err := c.Start(ctx); err != nil {
+		return fmt.Errorf("start %s: %w", u.where(), err)
+	}
+	c.OnNotification(func(n mcp.JSONRPCNotification) {
+		if n.Method == mcp.MethodNotificationToolsListChanged {
+			select {
+			case u.refresh <- struct{}{}:
+			default:
+			}
+		}
+	})
+	c.OnConnectionLost(func(error) { u.markLost() })
+	var init mcp.InitializeRequest
+	init.Params.ClientInfo = mcp.Implementation{Name: "switchboard", Version: u.deps.Version}
+	if _, err := c.Initialize(cctx, init); err != nil {
+		_ = c.Close()
+		return fmt.Errorf("handshake with %s: %w", u.where(), err)
+	}
+	if mcp.IsModernProtocol(c.ProtocolVersion()) {
+		stop, err := c.ListenAsync(ctx, mcp.SubscriptionFilter{ToolsListChanged: true}, func(err error) {
+			u.log.Warn("subscriptions/listen stream ended", "error", err)
+			u.markLost()
+		})
+		if err != nil {
+			_ = c.Close()
+			return fmt.Errorf("subscribe to %s: %w", u.where(), err)
+		}
+		u.stopListen = stop
+	}
+	u.mu.Lock()
+	u.client = c
+	u.lastErr = nil
+	u.mu.Unlock()
+	// Drain a stale signal from the previous connection.
+	select {
+	case <-u.lost:
+	default:
+	}
+	if err := u.discover(ctx); err != nil {
+		u.disconnect(err)
+		return err
+	}
+	u.log.Info("connected to upstream MCP server", "tools", len(u.Tools()))
+	return nil
+}
+
+func (u *Upstream) where() string {
+	if u.cfg.URL != "" {
+		return u.cfg.URL
+	}
+	return u.cfg.Command[0]
+}
+
+// transport builds the client transport; credentials are read now (for a
+// stdio child's environment) or at every request (HTTP headers).
+func (u *Upstream) transport(ctx context.Context, legacy bool) (transport.Interface, error) {
+	if len(u.cfg.Command) > 0 {
+		env, err := u.childEnv(ctx)
+		if err != nil {
+			return nil, err
+		}
+		stderr := &lineLogger{log: u.log}
+		// mcp-go would hand the child switchboard's whole environment
+		// (VAULT_TOKEN included); the child gets only what it needs.
+		spawn := func(ctx context.Context, command string, env []string, args []string) (*exec.Cmd, error) {
+			cmd := exec.CommandContext(ctx, command, args...)
+			cmd.Env = env
+			return cmd, nil
+		}
+		return transport.NewStdioWithOptions(u.cfg.Command[0], env, u.cfg.Command[1:],
+			transport.WithCommandFunc(spawn), transport.WithCommandStderrWriter(stderr), transport.WithCommandLogger(u.log)), nil
+	}
+	headers := func(ctx context.Context) map[string]string {
+		h, err := u.authHeaders(ctx)
+		if err != nil {
+			u.log.Warn("credentials for upstream unavailable", "error", err)
+		}
+		return h
+	}
+	if u.cfg.Transport == "sse" || (u.cfg.Transport == "" && strings.HasSuffix(strings.TrimRight(u.cfg.URL, "/"), "/sse")) {
+		return transport.NewSSE(u.cfg.URL, transport.WithHeaderFunc(headers))
+	}
+	opts := []transport.StreamableHTTPCOption{transport.WithHTTPHeaderFunc(headers),
+		transport.WithHTTPBasicClient(&http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }})}
+	if legacy {
+		// Handshake-era notifications (tools/list_changed) arrive on the
+		// standalone GET stream; the stateless core uses subscriptions/listen.
+		opts = append(opts, transport.WithContinuousListening())
+	}
+	return transport.NewStreamableHTTP(u.cfg.URL, opts...)
+}
+
+func (u *Upstream) reveal(ctx context.Context, s string) (string, error) {
+	ref, err := secrets.ParseRef(s)
+	if err != nil {
+		return "", err
+	}
+	if u.deps.Secrets == nil {
+		return "", fmt.Errorf("%s: %w", ref, secrets.ErrUnavailable)
+	}
+	v, err := u.deps.Secrets.Resolve(ctx, ref)
+	if err == nil {
+		u.mu.Lock()
+		u.used[v] = true
+		u.mu.Unlock()
+	}
+	return v, err
+}
+
+func (u *Upstream) authHeaders(ctx context.Context) (map[string]string, error) {
+	h := map[string]string{}
+	for k, v := range u.cfg.Headers {
+		if secrets.IsRef(v) {
+			s, err := u.reveal(ctx, v)
+			if err != nil {
+				return h, err
+			}
+			v = s
+		}
+		h[k] = v
+	}
+	a := u.cfg.Auth
+	switch a.Type {
+	case "bearer", "header", "basic":
+		s, err := u.reveal(ctx, a.Secret)
+		if err != nil {
+			return h, err
+		}
+		switch a.Type {
+		case "bearer":
+			h["Authorization"] = "Bearer " + s
+		case "header":
+			h[a.Header] = s
+		case "basic":
+			r, _ := http.NewRequest("GET", "/", nil)
+			r.SetBasicAuth(a.Username, s)
+			h["Authorization"] = r.Header.Get("Authorization")
+		}
+	}
+	return h, nil
+}
+
+// childEnv is the environment of a stdio upstream: a few variables a
+// program needs to run, plus the configured ones. switchboard's own
+// environment (VAULT_TOKEN, say) is not passed on.
+func (u *Upstream) childEnv(ctx context.Context) ([]string, error) {
+	var env []string
+	for _, k := range []string{"PATH", "HOME", "LANG", "TMPDIR", "USER"} {
+		if v := u.deps.Getenv(k); v != "" {
+			env = append(env, k+"="+v)
+		}
+	}
+	for k, v := range u.cfg.Env {
+		if secrets.IsRef(v) {
+			s, err := u.reveal(ctx, v)
+			if err != nil {
+				return nil, fmt.Errorf("env %s: %w", k, err)
+			}
+			v = s
+		}
+		env = append(env, k+"="+v)
+	}
+	return env, nil
+}
+
+// discover lists the upstream's tools and announces a changed set.
+func (u *Upstream) discover(ctx context.Context) error {
+	c := u.current()
+	if c == nil {
+		return errors.New("not connected")
+	}
+	dctx, cancel := context.WithTimeout(ctx, u.cfg.Timeout)
+	defer cancel()
+	res, err := c.ListTools(dctx, mcp.ListToolsRequest{})
+	if err != nil {
+		return fmt.Errorf("list tools of %s: %w", u.where(), err)
+	}
+	var tools []*integrations.Tool
+	for _, t := range res.Tools {
+		if !u.selected(t.Name) {
+			continue
+		}
+		tools = append(tools, u.tool(t))
+	}
+	u.mu.Lock()
+	changed := !sameTools(u.tools, tools)
+	if changed {
+		u.tools = tools
+	}
+	u.mu.Unlock()
+	if changed {
+		u.deps.OnChange(tools)
+	}
+	return nil
+}
+
+func (u *Upstream) selected(name string) bool {
+	f := u.cfg.Tools.Filter
+	if f == nil {
+		return true
+	}
+	if len(f.Include) > 0 && !matchAny(f.Include, name) {
+		return false
+	}
+	return !matchAny(f.Exclude, name)
+}
+
+func matchAny(globs []string, name string) bool {
+	for _, g := range globs {
+		if ok, _ := path.Match(g, name); ok {
+			return true
+		}
+	}
+	return false
+}
+
+func sameTools(a, b []*integrations.Tool) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		x, _ := a[i].Definition.MarshalJSON()
+		y, _ := b[i].Definition.MarshalJSON()
+		if string(x) != string(y) {
+			return false
+		}
+	}
+	return true
+}
+
+// lineLogger sends a stdio child's stderr to the log, a line at a time.
+type lineLogger struct {
+	log *slog.Logger
+	mu  sync.Mutex
+	buf []byte
+}
+
+func (l *lineLogger) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.buf = append(l.buf, p...)
+	sc := bufio.NewScanner(strings.NewReader(string(l.buf)))
+	consumed := 0
+	for sc.Scan() {
+		line := sc.Text()
+		if consumed+len(line)+1 > len(l.buf) {
+			break // incomplete last line: keep it
+		}
+		consumed += len(line) + 1
+		l.log.Info("upstream stderr", "line", line)
+	}
+	l.buf = l.buf[consumed:]
+	if len(l.buf) > 64<<10 { // a child that never ends a line
+		l.log.Info("upstream stderr", "line", string(l.buf))
+		l.buf = l.buf[:0]
+	}
+	return len(p), nil
+}
+
+var _ io.Writer = (*lineLogger)(nil)
