@@ -60,7 +60,7 @@ integrations:
 	if err != nil {
 		b.Fatal(err)
 	}
-	a, err := app.New(context.Background(), cfg, app.Options{Getenv: getenv, Logger: slog.New(slog.DiscardHandler)})
+	a, err := app.New(context.Background(), cfg, app.Options{Getenv: getenv, Logger: slog.New(slog.DiscardHandler), Stderr: io.Discard})
 	if err != nil {
 		b.Fatal(err)
 	}

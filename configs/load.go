@@ -98,14 +98,20 @@ func Parse(data []byte, getenv func(string) string) (*Config, error) {
 		return nil, &Error{Problems: []Problem{{Message: "the file is empty"}}}
 	}
 	if len(file.Docs) > 1 {
-		return nil, &Error{Problems: []Problem{{Line: file.Docs[1].GetToken().Position.Line, Message: "only one YAML document is allowed"}}}
+		line := 0
+		if d := file.Docs[1]; d.Start != nil {
+			line = d.Start.Position.Line
+		} else if d.Body != nil {
+			line = d.Body.GetToken().Position.Line
+		}
+		return nil, &Error{Problems: []Problem{{Line: line, Message: "only one YAML document is allowed"}}}
 	}
 	body := file.Docs[0].Body
 	idx := lineIndex{}
 	var problems []Problem
 	// Unknown keys first: they explain most type errors that follow.
 	checkKeys(body, reflect.TypeOf(cfg), "", idx, &problems)
-	if err := yaml.NodeToValue(body, &cfg); err != nil {
+	if err := nodeToValue(body, &cfg); err != nil {
 		problems = append(problems, yamlProblem(err))
 	}
 	if len(problems) == 0 {
@@ -117,6 +123,18 @@ func Parse(data []byte, getenv func(string) string) (*Config, error) {
 		return nil, &Error{Problems: problems}
 	}
 	return &cfg, nil
+}
+
+// nodeToValue decodes body into v; the YAML library panics on some malformed
+// input (e.g. an empty "!" tag where a list belongs), which is a problem in
+// the file, not a crash.
+func nodeToValue(body ast.Node, v any) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("the YAML could not be decoded: %v", r)
+		}
+	}()
+	return yaml.NodeToValue(body, v)
 }
 
 type tokenError interface {

@@ -313,6 +313,9 @@ func (c *checker) checkTool(p string, t Tool) {
 		}
 		c.checkParam(pp, prm)
 	}
+	if rest := placeholder.ReplaceAllString(t.Path, ""); strings.ContainsAny(rest, "{}?#") {
+		c.add(p+".path", "%q has an unbalanced { or }, or a ? or #: put query values in params with in: query", t.Path)
+	}
 	for _, m := range placeholder.FindAllStringSubmatch(t.Path, -1) {
 		prm, ok := params[m[1]]
 		if !ok || prm.In != "path" {

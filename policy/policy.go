@@ -22,6 +22,12 @@ type Deps struct {
 	Logger *slog.Logger
 	// Metrics, when set, observes every call.
 	Metrics *Metrics
+	// Audit, when set, gets one line per call.
+	Audit *Audit
+	// Secrets resolves policy.confirmation.key; needed only when it is set.
+	Secrets Secrets
+	// Now is the clock of confirmations; nil means time.Now.
+	Now func() time.Time
 }
 
 // Policy applies a config's policy block to tools.
@@ -31,17 +37,26 @@ type Policy struct {
 	mws   []integrations.Middleware
 }
 
-// New builds the policy of a checked config.
+// New builds the policy of a checked config. A call passes, outermost
+// first: edge (what the model and the log see), audit, metrics, access
+// (client allowlists), confirmation, then the tool.
 func New(cfg configs.Policy, deps Deps) (*Policy, error) {
 	if deps.Logger == nil {
 		deps.Logger = slog.New(slog.DiscardHandler)
 	}
+	c, err := newConfirmer(cfg.Confirmation, deps)
+	if err != nil {
+		return nil, err
+	}
 	p := &Policy{rules: NewRules(cfg), log: deps.Logger}
 	p.mws = []integrations.Middleware{p.edge}
+	if deps.Audit != nil {
+		p.mws = append(p.mws, deps.Audit.middleware)
+	}
 	if deps.Metrics != nil {
 		p.mws = append(p.mws, deps.Metrics.middleware)
 	}
-	p.mws = append(p.mws, p.access)
+	p.mws = append(p.mws, p.access, c.middleware(p.rules))
 	return p, nil
 }
 
@@ -53,8 +68,10 @@ type Exposed struct {
 	Handler    integrations.Handler
 }
 
-// Expose returns the tools clients may see, denied ones left out, each
-// wrapped in the policy middleware.
+// Expose returns the tools clients may see, denied ones left out (so a call
+// to one is refused as a call to an unknown tool), each wrapped in the policy
+// middleware. A tool that needs confirmation declares the optional
+// confirmation_token argument.
 func (p *Policy) Expose(tools []*integrations.Tool) []*Exposed {
 	var out []*Exposed
 	for _, t := range tools {
@@ -66,6 +83,7 @@ func (p *Policy) Expose(tools []*integrations.Tool) []*Exposed {
 		if act == Confirm {
 			def.Annotations.ReadOnlyHint = mcp.ToBoolPtr(false)
 			def.Annotations.DestructiveHint = mcp.ToBoolPtr(true)
+			def = withTokenParam(def)
 		}
 		out = append(out, &Exposed{
 			Tool:       t,
@@ -111,6 +129,7 @@ func (p *Policy) edge(t *integrations.Tool, next integrations.Handler) integrati
 func (p *Policy) access(t *integrations.Tool, next integrations.Handler) integrations.Handler {
 	return integrations.HandlerFunc(func(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
 		if !CallerFrom(ctx).Allows(t.Integration) {
+			record(ctx, DecisionDenied, "client_not_allowed")
 			return nil, integrations.Errorf(integrations.KindInvalid, nil, "There is no tool named %s.", t.Name())
 		}
 		return next.Call(ctx, req)

@@ -36,7 +36,7 @@ func (r *Rules) Action(t *integrations.Tool) Action {
 		return Deny
 	}
 	act := Allow
-	if t.Confirm != nil {
+	if t.Confirm != nil || t.ConfirmRequired {
 		act = Confirm
 	}
 	for _, rule := range r.rules {

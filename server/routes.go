@@ -42,7 +42,7 @@ type HTTP struct {
 //	GET /healthz           the process is alive
 //	GET /readyz            config loaded, credential store reachable
 //	GET /metrics           Prometheus
-func NewHTTP(s *mcpserver.MCPServer, opts HTTPOptions) *HTTP {
+func NewHTTP(s *MCP, opts HTTPOptions) *HTTP {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -50,13 +50,13 @@ func NewHTTP(s *mcpserver.MCPServer, opts HTTPOptions) *HTTP {
 		opts.Inflight = &sync.WaitGroup{}
 	}
 	h := &HTTP{inflight: opts.Inflight}
-	h.streamable = mcpserver.NewStreamableHTTPServer(s,
+	h.streamable = mcpserver.NewStreamableHTTPServer(s.MCPServer,
 		mcpserver.WithEndpointPath("/mcp"),
 		mcpserver.WithSessionIdManager(newSessions(time.Hour)),
 		mcpserver.WithSessionIdleTTL(time.Hour),
 		mcpserver.WithStreamableHTTPLogger(opts.Logger),
 	)
-	h.sse = mcpserver.NewSSEServer(s,
+	h.sse = mcpserver.NewSSEServer(s.MCPServer,
 		mcpserver.WithSSEEndpoint("/sse"),
 		mcpserver.WithMessageEndpoint("/message"),
 		mcpserver.WithKeepAlive(true),

@@ -57,10 +57,11 @@ Environment: SWITCHBOARD_CONFIG, SWITCHBOARD_TRANSPORT, SWITCHBOARD_LISTEN.
 
 // common holds the flags every command shares.
 type common struct {
-	config    string
-	dev       bool
-	logFormat string
-	logLevel  string
+	needSecrets bool // the command calls tools, so it needs the credential stores
+	config      string
+	dev         bool
+	logFormat   string
+	logLevel    string
 }
 
 func (c *common) register(fs *flag.FlagSet, getenv func(string) string) {
@@ -138,6 +139,7 @@ func isTerminal(w io.Writer) bool {
 // loaded is a config with what it needs at run time.
 type loaded struct {
 	cfg     *configs.Config
+	stderr  io.Writer // the audit log when audit.path is unset
 	vault   secrets.Source
 	check   func(context.Context) error
 	cleanup func()
@@ -145,7 +147,12 @@ type loaded struct {
 
 // load reads the config named by the flags: --dev starts the bundled sample
 // API on loopback and serves vault: references from an in-memory store.
-func load(ctx context.Context, c common, getenv func(string) string, logger *slog.Logger) (*loaded, error) {
+func load(ctx context.Context, c common, getenv func(string) string, logger *slog.Logger, stderr io.Writer) (l *loaded, err error) {
+	defer func() {
+		if l != nil {
+			l.stderr = stderr
+		}
+	}()
 	if c.dev && c.config != "" {
 		return nil, usagef("--dev and --config cannot be used together")
 	}
@@ -159,9 +166,13 @@ func load(ctx context.Context, c common, getenv func(string) string, logger *slo
 	if err != nil {
 		return nil, err
 	}
-	l := &loaded{cfg: cfg, cleanup: func() {}}
-	if err := openVault(ctx, l, getenv, logger); err != nil {
-		return nil, err
+	l = &loaded{cfg: cfg, cleanup: func() {}}
+	// Listing http tools needs no secret, so `tools` works without Vault;
+	// anything that connects or calls does.
+	if c.needSecrets || hasMCP(cfg) {
+		if err := openVault(ctx, l, getenv, logger); err != nil {
+			return nil, err
+		}
 	}
 	return l, nil
 }
@@ -199,12 +210,13 @@ func (l *loaded) app(ctx context.Context, logger *slog.Logger, getenv func(strin
 		Logger:     logger,
 		Vault:      l.vault,
 		VaultCheck: l.check,
+		Stderr:     l.stderr,
 	})
 }
 
 func cmdServe(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	var c common
+	c := common{needSecrets: true}
 	c.register(fs, getenv)
 	transport := fs.String("transport", getenv("SWITCHBOARD_TRANSPORT"), "stdio (default) or http; sse is a synonym of http")
 	listen := fs.String("listen", getenv("SWITCHBOARD_LISTEN"), "address for --transport http (default 127.0.0.1:8080)")
@@ -227,7 +239,7 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return err
 	}
-	l, err := load(ctx, c, getenv, logger)
+	l, err := load(ctx, c, getenv, logger, stderr)
 	if err != nil {
 		return err
 	}
@@ -236,11 +248,14 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return err
 	}
+	defer a.Close()
 	if err := a.Ready(ctx); err != nil {
-		return fmt.Errorf("not ready: %w", err)
+		// Vault may come back; calls say what is wrong meanwhile, and
+		// /readyz reports it so an orchestrator holds traffic back.
+		logger.Error("not ready; serving anyway", "error", err)
 	}
 	if *transport == "stdio" {
-		logger.Info("serving over stdio", "tools", len(a.Tools))
+		logger.Info("serving over stdio", "tools", len(a.Tools()))
 		return server.ServeStdio(ctx, a.MCP, stdin, stdout, logger)
 	}
 	addr := *listen
@@ -264,7 +279,7 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
-	logger.Info("serving over HTTP", "mcp", "http://"+ln.Addr().String()+"/mcp", "sse", "http://"+ln.Addr().String()+"/sse", "tools", len(a.Tools))
+	logger.Info("serving over HTTP", "mcp", "http://"+ln.Addr().String()+"/mcp", "sse", "http://"+ln.Addr().String()+"/sse", "tools", len(a.Tools()))
 	return h.Serve(ctx, ln, 30*time.Second, logger)
 }
 
@@ -301,6 +316,52 @@ func cmdValidate(ctx context.Context, args []string, getenv func(string) string,
 		n += len(in.Tools.List)
 	}
 	fmt.Fprintf(stdout, "ok: %d integration(s), %d declared tool(s)\n", len(cfg.Integrations), n)
+	return testConnections(ctx, c, cfg, getenv, stdout, stderr)
+}
+
+// testConnections connects to each type: mcp integration and says what it
+// would expose, or why it cannot be reached.
+func testConnections(ctx context.Context, c common, cfg *configs.Config, getenv func(string) string, stdout, stderr io.Writer) error {
+	var upstreams []string
+	for _, in := range cfg.Integrations {
+		if in.Type == "mcp" {
+			upstreams = append(upstreams, in.Name)
+		}
+	}
+	if len(upstreams) == 0 || c.dev {
+		return nil
+	}
+	logger, err := newLogger(c, stderr)
+	if err != nil {
+		return err
+	}
+	l, err := load(ctx, c, getenv, logger, stderr)
+	if err != nil {
+		return err
+	}
+	defer l.cleanup()
+	a, err := l.app(ctx, logger, getenv)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	errs := waitUpstreams(ctx, a)
+	for _, name := range upstreams {
+		if errs[name] != nil {
+			fmt.Fprintf(stdout, "%s: cannot connect: %v\n", name, errs[name])
+			continue
+		}
+		var names []string
+		for _, t := range a.Tools() {
+			if t.Tool.Integration == name {
+				names = append(names, t.Definition.Name)
+			}
+		}
+		fmt.Fprintf(stdout, "%s: connected, %d tool(s): %s\n", name, len(names), strings.Join(names, ", "))
+	}
+	if len(errs) > 0 {
+		return errReported
+	}
 	return nil
 }
 
@@ -318,7 +379,7 @@ func cmdTools(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return err
 	}
-	l, err := load(ctx, c, getenv, logger)
+	l, err := load(ctx, c, getenv, logger, stderr)
 	if err != nil {
 		return err
 	}
@@ -327,18 +388,59 @@ func cmdTools(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return err
 	}
-	list := ToolList(a.Tools)
+	defer a.Close()
+	upErrs := waitUpstreams(ctx, a)
+	list := ToolList(a.Tools())
 	if *asJSON {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
-		return enc.Encode(list)
+		if err := enc.Encode(list); err != nil {
+			return err
+		}
+		return upstreamError(upErrs)
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "TOOL\tCONFIRM\tHINTS\tDESCRIPTION")
 	for _, t := range list {
 		fmt.Fprintf(tw, "%s\t%v\t%s\t%s\n", t.Name, t.ConfirmationRequired, hints(t.Annotations), firstLine(t.Description))
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	return upstreamError(upErrs)
+}
+
+func hasMCP(cfg *configs.Config) bool {
+	for _, in := range cfg.Integrations {
+		if in.Type == "mcp" {
+			return true
+		}
+	}
+	return false
+}
+
+// waitUpstreams gives the upstream MCP servers a moment to connect, so that
+// tools and validate show what they expose ("test connection").
+func waitUpstreams(ctx context.Context, a *app.App) map[string]error {
+	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	return a.WaitUpstreams(ctx)
+}
+
+func upstreamError(errs map[string]error) error {
+	if len(errs) == 0 {
+		return nil
+	}
+	var names []string
+	for n := range errs {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	var b strings.Builder
+	for _, n := range names {
+		fmt.Fprintf(&b, "\n  integration %s: %v", n, errs[n])
+	}
+	return fmt.Errorf("cannot reach upstream MCP server(s):%s", b.String())
 }
 
 // ListedTool is one line of `switchboard tools --json`: the tool exactly as
@@ -393,7 +495,7 @@ func firstLine(s string) string {
 
 func cmdCall(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("call", flag.ContinueOnError)
-	var c common
+	c := common{needSecrets: true}
 	c.register(fs, getenv)
 	argJSON := fs.String("args", "{}", "the tool's arguments as a JSON object")
 	asJSON := fs.Bool("json", false, "print the whole MCP result as JSON")
@@ -414,7 +516,7 @@ func cmdCall(ctx context.Context, args []string, getenv func(string) string, std
 	if err != nil {
 		return err
 	}
-	l, err := load(ctx, c, getenv, logger)
+	l, err := load(ctx, c, getenv, logger, stderr)
 	if err != nil {
 		return err
 	}
@@ -423,6 +525,7 @@ func cmdCall(ctx context.Context, args []string, getenv func(string) string, std
 	if err != nil {
 		return err
 	}
+	defer a.Close()
 	t, ok := a.Tool(pos[0])
 	if !ok {
 		return fmt.Errorf("no tool named %q (see switchboard tools)", pos[0])

@@ -88,7 +88,7 @@ func (t *tool) tagProblems(prefix string, params []configs.Param, args map[strin
 	var out []string
 	for _, p := range params {
 		v, ok := args[p.Name]
-		if !ok || v == nil || p.Value != nil {
+		if !ok || v == nil || p.Value != nil || !configs.MatchesType(v, p.Type) { // a wrong type is a schema problem; validator panics on some
 			continue
 		}
 		name := prefix + p.Name
@@ -99,6 +99,12 @@ func (t *tool) tagProblems(prefix string, params []configs.Param, args map[strin
 		}
 		if sub, ok := v.(map[string]any); ok && len(p.Properties) > 0 {
 			out = append(out, t.tagProblems(name+".", p.Properties, sub)...)
+		}
+		if p.In == "header" {
+			if s, ok := v.(string); ok && strings.ContainsFunc(s, func(r rune) bool { return (r < ' ' && r != '\t') || r == 0x7f }) {
+				out = append(out, name+": must not contain control characters")
+				continue
+			}
 		}
 		if p.In == "header" || p.In == "path" || p.In == "query" {
 			if s, ok := v.(string); ok && strings.ContainsAny(s, "\r\n\x00") {

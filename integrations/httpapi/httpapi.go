@@ -4,7 +4,9 @@
 package httpapi
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -142,10 +144,9 @@ func New(in configs.Integration, deps Deps) ([]*integrations.Tool, error) {
 
 // Call validates the arguments, sends the request and shapes the reply.
 func (t *tool) Call(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
-	args, problems := t.checkArgs(req.GetArguments())
+	args, problems := t.checkArgs(arguments(req))
 	if problems != nil {
-		return nil, integrations.Errorf(integrations.KindInvalid, nil,
-			"Invalid arguments for %s: %s. Correct them and call again.", t.name, strings.Join(problems, "; "))
+		return nil, t.invalid(problems)
 	}
 	ctx, cancel := context.WithTimeout(ctx, t.cfg.Timeout)
 	defer cancel()
@@ -166,6 +167,55 @@ func (t *tool) Call(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallTool
 		return nil, t.statusError(resp, used)
 	}
 	return t.readReply(ctx, resp, used)
+}
+
+// arguments decodes the call's arguments keeping integers exact: an ID above
+// 2^53 must not reach the upstream rounded through a float64.
+func arguments(req mcp.CallToolRequest) map[string]any {
+	if len(req.Params.RawArguments) > 0 {
+		dec := json.NewDecoder(bytes.NewReader(req.Params.RawArguments))
+		dec.UseNumber()
+		var m map[string]any
+		if dec.Decode(&m) == nil && m != nil {
+			return exactNumbers(m).(map[string]any)
+		}
+	}
+	return req.GetArguments()
+}
+
+// exactNumbers turns each json.Number into an int64 when it is one, else a float64.
+func exactNumbers(v any) any {
+	switch x := v.(type) {
+	case json.Number:
+		if i, err := x.Int64(); err == nil {
+			return i
+		}
+		f, _ := x.Float64()
+		return f
+	case map[string]any:
+		for k, e := range x {
+			x[k] = exactNumbers(e)
+		}
+	case []any:
+		for i, e := range x {
+			x[i] = exactNumbers(e)
+		}
+	}
+	return v
+}
+
+// ValidateArgs checks arguments as Call does and sends nothing; policy uses
+// it so that a caller is never asked to confirm a call that would be refused.
+func (t *tool) ValidateArgs(args map[string]any) error {
+	if _, problems := t.checkArgs(args); problems != nil {
+		return t.invalid(problems)
+	}
+	return nil
+}
+
+func (t *tool) invalid(problems []string) error {
+	return integrations.Errorf(integrations.KindInvalid, nil,
+		"Invalid arguments for %s: %s. Correct them and call again.", t.name, strings.Join(problems, "; "))
 }
 
 func (t *tool) resolveSecret(ctx context.Context, s string) (string, error) {

@@ -3,6 +3,7 @@ package httpapi
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -23,7 +24,7 @@ func (t *tool) buildRequest(ctx context.Context, args map[string]any) (*http.Req
 	reveal := func(ref string) (string, error) {
 		v, err := t.resolveSecret(ctx, ref)
 		if err == nil {
-			used = append(used, v)
+			used = append(used, secretForms(v)...)
 		}
 		return v, err
 	}
@@ -38,6 +39,9 @@ func (t *tool) buildRequest(ctx context.Context, args map[string]any) (*http.Req
 			break
 		}
 		j := strings.IndexByte(rest[i:], '}') + i
+		if j < i {
+			return nil, nil, fmt.Errorf("path %q: unbalanced {", t.cfg.Path)
+		}
 		escPath.WriteString(rest[:i])
 		escPath.WriteString(url.PathEscape(scalarString(args[rest[i+1:j]])))
 		rest = rest[j+1:]
@@ -125,11 +129,37 @@ func (t *tool) buildRequest(ctx context.Context, args map[string]any) (*http.Req
 	req.Header = headers
 	if a.Type == "basic" {
 		req.SetBasicAuth(a.Username, secret)
+		used = append(used, base64.StdEncoding.EncodeToString([]byte(a.Username+":"+secret)))
 	}
 	if key := integrations.IdempotencyKey(ctx); key != "" {
 		req.Header.Set("Idempotency-Key", key)
 	}
 	return req, used, nil
+}
+
+// secretForms lists the spellings of a secret an upstream may echo back: as
+// sent, URL-escaped, and JSON-escaped (with and without HTML escaping).
+func secretForms(v string) []string {
+	forms := []string{v, url.QueryEscape(v), url.PathEscape(v)}
+	if b, err := json.Marshal(v); err == nil {
+		forms = append(forms, string(b[1:len(b)-1]))
+	}
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if enc.Encode(v) == nil {
+		s := strings.TrimSpace(buf.String())
+		forms = append(forms, s[1:len(s)-1])
+	}
+	out := forms[:0]
+	seen := map[string]bool{}
+	for _, f := range forms {
+		if !seen[f] {
+			seen[f] = true
+			out = append(out, f)
+		}
+	}
+	return out
 }
 
 // scalarString formats a JSON scalar the way APIs expect it in a URL or a

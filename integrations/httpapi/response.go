@@ -22,7 +22,9 @@ import (
 // (without), so a huge reply is never held in memory.
 func (t *tool) readReply(ctx context.Context, resp *http.Response, used []string) (*mcp.CallToolResult, error) {
 	maxBytes := int64(t.cfg.Response.MaxBytes)
-	limit := maxBytes
+	// Read a little past max_bytes, so that a secret echoed across the cut is
+	// scrubbed whole before the text is cut.
+	limit := maxBytes + int64(longest(used))
 	if t.jq != nil {
 		limit = int64(t.cfg.Response.MaxRead)
 	}
@@ -32,7 +34,12 @@ func (t *tool) readReply(ctx context.Context, resp *http.Response, used []string
 	}
 	over := int64(len(body)) > limit
 	if over {
-		body = body[:limit]
+		// Cut on a rune boundary: body[limit] exists, so back up to a rune start.
+		cut := limit
+		for cut > 0 && cut > limit-utf8.UTFMax && !utf8.RuneStart(body[cut]) {
+			cut--
+		}
+		body = body[:cut]
 	}
 	if t.jq != nil && over {
 		return nil, integrations.Errorf(integrations.KindUpstream, nil,
@@ -55,7 +62,7 @@ func (t *tool) readReply(ctx context.Context, resp *http.Response, used []string
 		}
 		return t.result(out, maxBytes, used), nil
 	}
-	if !utf8.Valid(body) && !over {
+	if !utf8.Valid(body) {
 		return mcp.NewToolResultText(fmt.Sprintf("%s answered with %d bytes of binary data (%s), which cannot be shown.", t.integ.Name, len(body), ctype)), nil
 	}
 	if isJSON && !over {
@@ -129,6 +136,14 @@ func textResult(text string, truncated bool, maxBytes int64, used []string) *mcp
 		text += fmt.Sprintf("\n[truncated: the reply was longer than %d bytes]", maxBytes)
 	}
 	return mcp.NewToolResultText(text)
+}
+
+func longest(ss []string) int {
+	n := 0
+	for _, s := range ss {
+		n = max(n, len(s))
+	}
+	return n
 }
 
 func containsAny(s string, secrets []string) bool {

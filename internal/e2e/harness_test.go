@@ -181,10 +181,11 @@ func serve(t *testing.T, cfgYAML string, opts server.HTTPOptions) *served {
 		t.Fatal(err)
 	}
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	a, err := app.New(context.Background(), cfg, app.Options{Version: "test", Getenv: testEnv, Logger: logger})
+	a, err := app.New(context.Background(), cfg, app.Options{Version: "test", Getenv: testEnv, Logger: logger, Stderr: io.Discard})
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { a.Close() })
 	opts.Inflight = a.Inflight
 	opts.Metrics = a.Metrics()
 	if opts.MaxBodyBytes == 0 {
