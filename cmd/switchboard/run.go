@@ -203,6 +203,25 @@ func loadDev(logger *slog.Logger, getenv func(string) string) (*loaded, error) {
 	return &loaded{cfg: cfg, vault: devSecrets(keys), cleanup: func() { srv.Close() }}, nil
 }
 
+// build makes the logger and the App the flags describe; done releases both
+// the App and what loading started (the demo API, the Vault client).
+func build(ctx context.Context, c common, getenv func(string) string, stderr io.Writer) (*app.App, *slog.Logger, func(), error) {
+	logger, err := newLogger(c, stderr)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	l, err := load(ctx, c, getenv, logger, stderr)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	a, err := l.app(ctx, logger, getenv)
+	if err != nil {
+		l.cleanup()
+		return nil, nil, nil, err
+	}
+	return a, logger, func() { a.Close(); l.cleanup() }, nil
+}
+
 func (l *loaded) app(ctx context.Context, logger *slog.Logger, getenv func(string) string) (*app.App, error) {
 	return app.New(ctx, l.cfg, app.Options{
 		Version:    version,
@@ -235,20 +254,11 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 	default:
 		return usagef("--transport %q: want stdio or http", *transport)
 	}
-	logger, err := newLogger(c, stderr)
+	a, logger, done, err := build(ctx, c, getenv, stderr)
 	if err != nil {
 		return err
 	}
-	l, err := load(ctx, c, getenv, logger, stderr)
-	if err != nil {
-		return err
-	}
-	defer l.cleanup()
-	a, err := l.app(ctx, logger, getenv)
-	if err != nil {
-		return err
-	}
-	defer a.Close()
+	defer done()
 	if err := a.Ready(ctx); err != nil {
 		// Vault may come back; calls say what is wrong meanwhile, and
 		// /readyz reports it so an orchestrator holds traffic back.
@@ -260,7 +270,7 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	addr := *listen
 	if addr == "" {
-		addr = l.cfg.Server.Listen
+		addr = a.Config.Server.Listen
 	}
 	clients, err := a.Clients(ctx)
 	if err != nil {
@@ -268,8 +278,8 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	h := server.NewHTTP(a.MCP, server.HTTPOptions{
 		Clients:        clients,
-		AllowedOrigins: l.cfg.Server.AllowedOrigins,
-		MaxBodyBytes:   l.cfg.Server.MaxBodyBytes,
+		AllowedOrigins: a.Config.Server.AllowedOrigins,
+		MaxBodyBytes:   a.Config.Server.MaxBodyBytes,
 		Ready:          a.Ready,
 		Metrics:        a.Metrics(),
 		Logger:         logger,
@@ -331,20 +341,11 @@ func testConnections(ctx context.Context, c common, cfg *configs.Config, getenv 
 	if len(upstreams) == 0 || c.dev {
 		return nil
 	}
-	logger, err := newLogger(c, stderr)
+	a, _, done, err := build(ctx, c, getenv, stderr)
 	if err != nil {
 		return err
 	}
-	l, err := load(ctx, c, getenv, logger, stderr)
-	if err != nil {
-		return err
-	}
-	defer l.cleanup()
-	a, err := l.app(ctx, logger, getenv)
-	if err != nil {
-		return err
-	}
-	defer a.Close()
+	defer done()
 	errs := waitUpstreams(ctx, a)
 	for _, name := range upstreams {
 		if errs[name] != nil {
@@ -375,20 +376,11 @@ func cmdTools(ctx context.Context, args []string, getenv func(string) string, st
 	} else if len(pos) > 0 {
 		return usagef("tools takes no arguments, got %q", pos)
 	}
-	logger, err := newLogger(c, stderr)
+	a, _, done, err := build(ctx, c, getenv, stderr)
 	if err != nil {
 		return err
 	}
-	l, err := load(ctx, c, getenv, logger, stderr)
-	if err != nil {
-		return err
-	}
-	defer l.cleanup()
-	a, err := l.app(ctx, logger, getenv)
-	if err != nil {
-		return err
-	}
-	defer a.Close()
+	defer done()
 	upErrs := waitUpstreams(ctx, a)
 	list := ToolList(a.Tools())
 	if *asJSON {
@@ -512,20 +504,11 @@ func cmdCall(ctx context.Context, args []string, getenv func(string) string, std
 	if err := dec.Decode(&toolArgs); err != nil {
 		return usagef("--args: not a JSON object: %v", err)
 	}
-	logger, err := newLogger(c, stderr)
+	a, _, done, err := build(ctx, c, getenv, stderr)
 	if err != nil {
 		return err
 	}
-	l, err := load(ctx, c, getenv, logger, stderr)
-	if err != nil {
-		return err
-	}
-	defer l.cleanup()
-	a, err := l.app(ctx, logger, getenv)
-	if err != nil {
-		return err
-	}
-	defer a.Close()
+	defer done()
 	t, ok := a.Tool(pos[0])
 	if !ok {
 		return fmt.Errorf("no tool named %q (see switchboard tools)", pos[0])
