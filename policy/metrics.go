@@ -21,7 +21,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	m := &Metrics{
 		calls: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "switchboard_tool_calls_total",
-			Help: "Tool calls by tool and outcome (ok, error, invalid, confirmation_required, denied).",
+			Help: "Tool calls by tool and outcome (ok, error, invalid, confirmation_required, declined, denied).",
 		}, []string{"tool", "outcome"}),
 		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "switchboard_tool_call_duration_seconds",
@@ -40,16 +40,14 @@ func (m *Metrics) middleware(t *integrations.Tool, next integrations.Handler) in
 		start := time.Now()
 		res, err := next.Call(ctx, req)
 		m.duration.WithLabelValues(t.Name()).Observe(time.Since(start).Seconds())
-		outcome := "ok"
-		switch {
-		case err != nil && integrations.KindOf(err) == integrations.KindInvalid:
-			outcome = "invalid"
-		case err != nil:
-			outcome = "error"
-		case res != nil && res.IsError:
-			outcome = "error"
+		label := outcome(res, err)
+		if rec, ok := ctx.Value(recordKey{}).(*callRecord); ok {
+			switch rec.decision {
+			case DecisionConfirmationRequired, DecisionDenied, DecisionDeclined:
+				label = string(rec.decision)
+			}
 		}
-		m.calls.WithLabelValues(t.Name(), outcome).Inc()
+		m.calls.WithLabelValues(t.Name(), label).Inc()
 		return res, err
 	})
 }
