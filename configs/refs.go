@@ -29,3 +29,13 @@ func SecretRefs(cfg *Config) []string {
 	}
 	return out
 }
+
+// UsesVault reports whether any reference in cfg is a vault: one.
+func UsesVault(cfg *Config) bool {
+	for _, ref := range SecretRefs(cfg) {
+		if strings.HasPrefix(ref, "vault:") {
+			return true
+		}
+	}
+	return false
+}

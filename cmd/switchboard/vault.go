@@ -6,7 +6,6 @@ import (
 	"log/slog"
 
 	"github.com/switchboard-dev/switchboard/configs"
-	"github.com/switchboard-dev/switchboard/internal/secrets"
 	"github.com/switchboard-dev/switchboard/internal/secrets/vault"
 )
 
@@ -14,7 +13,7 @@ import (
 // a vault: block). Vault being down does not stop the start: calls say so
 // and /readyz reports it; a refused login does stop it.
 func openVault(ctx context.Context, l *loaded, getenv func(string) string, logger *slog.Logger) error {
-	if !usesVault(l.cfg) && l.cfg.Vault == nil {
+	if !configs.UsesVault(l.cfg) && l.cfg.Vault == nil {
 		return nil
 	}
 	v := l.cfg.Vault
@@ -54,13 +53,4 @@ func openVault(ctx context.Context, l *loaded, getenv func(string) string, logge
 	prev := l.cleanup
 	l.cleanup = func() { src.Close(); prev() }
 	return nil
-}
-
-func usesVault(cfg *configs.Config) bool {
-	for _, ref := range configs.SecretRefs(cfg) {
-		if r, err := secrets.ParseRef(ref); err == nil && r.Scheme == secrets.SchemeVault {
-			return true
-		}
-	}
-	return false
 }

@@ -261,20 +261,10 @@ func (a *App) Clients(ctx context.Context) ([]server.Client, error) {
 
 // Ready reports whether the App can serve calls.
 func (a *App) Ready(ctx context.Context) error {
-	if a.opts.VaultCheck != nil && usesVault(a.Config) {
+	if a.opts.VaultCheck != nil && configs.UsesVault(a.Config) {
 		if err := a.opts.VaultCheck(ctx); err != nil {
 			return fmt.Errorf("vault: %w", err)
 		}
 	}
 	return nil
-}
-
-// UsesVault reports whether any reference in cfg is a vault: one.
-func usesVault(cfg *configs.Config) bool {
-	for _, ref := range configs.SecretRefs(cfg) {
-		if r, err := secrets.ParseRef(ref); err == nil && r.Scheme == secrets.SchemeVault {
-			return true
-		}
-	}
-	return false
 }
