@@ -117,7 +117,8 @@ for (const s of scenarios) {
   bad += unexpected.length > 0;
   console.log(`${unexpected.length ? "✗" : "✓"} ${s}: ${count("SUCCESS")} passed, ${unexpected.length} failed` +
     (failed.length > unexpected.length ? `, ${failed.length - unexpected.length} expected failures` : "") +
-    (untestable.length ? `, ${untestable.length} not testable` : "") + (count("INFO") ? `, ${count("INFO")} info` : ""));
+    (untestable.length ? `, ${untestable.length} not testable` : "") +
+    ["INFO", "SKIPPED"].map(st => count(st) ? `, ${count(st)} ${st.toLowerCase()}` : "").join(""));
   for (const c of failed) console.log(`    ${expected.has(`${s} ${c.id}`) ? "(expected) " : ""}` +
     `${c.status} ${c.id} (${c.name}): ${c.errorMessage || c.description}`);
 }

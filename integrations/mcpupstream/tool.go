@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/mark3labs/mcp-go/client/transport"
 	"github.com/mark3labs/mcp-go/mcp"
 
 	"github.com/switchboard-dev/switchboard/integrations"
@@ -60,6 +61,10 @@ func (u *Upstream) call(ctx context.Context, name string, req mcp.CallToolReques
 		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
 			return nil, integrations.Errorf(integrations.KindUnavailable, err,
 				"%s did not answer within %s; try once more or offer to follow up later.", u.cfg.Name, u.cfg.Timeout)
+		}
+		if errors.Is(err, transport.ErrAuthorizationRequired) || errors.Is(err, transport.ErrUnauthorized) {
+			return nil, &integrations.Error{Kind: integrations.KindUpstream, Status: 401, Err: err,
+				Public: fmt.Sprintf("%s refused switchboard's credentials; this needs the operator, retrying will not help.", u.cfg.Name)}
 		}
 		if isProtocolError(err) {
 			return nil, integrations.Errorf(integrations.KindUpstream, err, "%s refused the call: %s", u.cfg.Name, clip(err.Error(), 200))

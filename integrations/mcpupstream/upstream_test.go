@@ -186,8 +186,12 @@ func TestHTTPUpstreams(t *testing.T) {
 			if err != nil || r.IsError || text(r) != "echo: hola" {
 				t.Fatalf("echo = %+v, %v", r, err)
 			}
-			// Rotation: the upstream now wants tok-2 and the store holds it.
+			// The upstream rotated but the store did not: a clear sentence.
 			g.token.Store("tok-2")
+			if _, err := call(t, u, "crm_echo", map[string]any{"text": "x"}); !strings.Contains(integrations.PublicMessage(err), "crm refused switchboard's credentials") {
+				t.Fatalf("401 from upstream: %v", err)
+			}
+			// Rotation: the store now holds tok-2 too.
 			mu.Lock()
 			store["vault:secret/crm#token"] = "tok-2"
 			mu.Unlock()
