@@ -8,6 +8,7 @@ import (
 
 	"github.com/mark3labs/mcp-go/client/transport"
 	"github.com/mark3labs/mcp-go/mcp"
+	mcpserver "github.com/mark3labs/mcp-go/server"
 
 	"github.com/switchboard-dev/switchboard/integrations"
 )
@@ -48,16 +49,27 @@ func (u *Upstream) call(ctx context.Context, name string, req mcp.CallToolReques
 		return nil, integrations.Errorf(integrations.KindUnavailable, u.lastError(),
 			"%s is unavailable right now (switchboard is reconnecting); try again shortly or offer to follow up later.", u.cfg.Name)
 	}
+	parent := ctx
 	ctx, cancel := context.WithTimeout(ctx, u.cfg.Timeout)
 	defer cancel()
 	var out mcp.CallToolRequest
 	out.Params.Name = name
 	out.Params.Arguments = req.GetArguments()
+	out.Params.Meta = &mcp.Meta{}
 	if key := integrations.IdempotencyKey(ctx); key != "" {
-		out.Params.Meta = &mcp.Meta{AdditionalFields: map[string]any{"idempotencyKey": key}}
+		out.Params.Meta.AdditionalFields = map[string]any{"idempotencyKey": key}
+	}
+	if m := req.Params.Meta; m != nil && m.ProgressToken != nil {
+		token := u.progressToken()
+		out.Params.Meta.ProgressToken = token
+		u.progress.Store(token, progressTo(ctx, m.ProgressToken))
+		defer u.progress.Delete(token)
 	}
 	res, err := c.CallTool(ctx, out)
 	if err != nil {
+		if callerErr := parent.Err(); callerErr != nil {
+			return nil, integrations.Errorf(integrations.KindUnavailable, err, "The call to %s was cancelled.", u.cfg.Name)
+		}
 		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
 			return nil, integrations.Errorf(integrations.KindUnavailable, err,
 				"%s did not answer within %s; try once more or offer to follow up later.", u.cfg.Name, u.cfg.Timeout)
@@ -74,6 +86,35 @@ func (u *Upstream) call(ctx context.Context, name string, req mcp.CallToolReques
 			"%s cannot be reached right now; try again shortly or offer to follow up later.", u.cfg.Name)
 	}
 	return u.scrub(res), nil
+}
+
+// progressToken is a fresh token for one forwarded call, so that progress of
+// concurrent calls from different clients never crosses.
+func (u *Upstream) progressToken() string {
+	return fmt.Sprintf("switchboard-%d", u.nextProgress.Add(1))
+}
+
+// progressTo forwards an upstream's progress to the client that asked for
+// it, under the client's own token.
+func progressTo(ctx context.Context, clientToken mcp.ProgressToken) func(map[string]any) {
+	return func(params map[string]any) {
+		srv := mcpserver.ServerFromContext(ctx)
+		if srv == nil {
+			return
+		}
+		out := make(map[string]any, len(params))
+		for k, v := range params {
+			out[k] = v
+		}
+		out["progressToken"] = clientToken
+		_ = srv.SendNotificationToClient(ctx, string(mcp.MethodNotificationProgress), out)
+	}
+}
+
+func (u *Upstream) forwardProgress(params map[string]any) {
+	if f, ok := u.progress.Load(fmt.Sprint(params["progressToken"])); ok {
+		f.(func(map[string]any))(params)
+	}
 }
 
 // isProtocolError tells an upstream's JSON-RPC error (it answered) from a

@@ -17,6 +17,7 @@ import (
 	"path"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	mcpclient "github.com/mark3labs/mcp-go/client"
@@ -62,12 +63,14 @@ type Upstream struct {
 	lastErr error
 	used    map[string]bool // secret values sent, scrubbed from results
 
-	legacy     bool          // the upstream needs the handshake era (Run's goroutine only)
-	stopListen func()        // ends the subscriptions/listen stream (Run's goroutine only)
-	lost       chan struct{} // a signal that the connection is gone
-	refresh    chan struct{} // a signal that the tool list changed
-	started    chan struct{} // closed after the first connection attempt
-	once       sync.Once
+	legacy       bool     // the upstream needs the handshake era (Run's goroutine only)
+	stopListen   func()   // ends the subscriptions/listen stream (Run's goroutine only)
+	progress     sync.Map // upstream progress token → func forwarding to the caller
+	nextProgress atomic.Int64
+	lost         chan struct{} // a signal that the connection is gone
+	refresh      chan struct{} // a signal that the tool list changed
+	started      chan struct{} // closed after the first connection attempt
+	once         sync.Once
 }
 
 // New returns an upstream for in; Run connects it.
@@ -248,6 +251,10 @@ func (u *Upstream) connectWith(ctx context.Context, version string) error {
 		return fmt.Errorf("start %s: %w", u.where(), err)
 	}
 	c.OnNotification(func(n mcp.JSONRPCNotification) {
+		if n.Method == string(mcp.MethodNotificationProgress) {
+			u.forwardProgress(n.Params.AdditionalFields)
+			return
+		}
 		if n.Method == mcp.MethodNotificationToolsListChanged {
 			select {
 			case u.refresh <- struct{}{}:
