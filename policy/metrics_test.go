@@ -47,20 +47,3 @@ func TestMetricsCountPolicyDecisions(t *testing.T) {
 		t.Fatalf("ok count = %v, want 0", got)
 	}
 }
-
-// An upstream MCP tool under a confirm: glob (ConfirmRequired) needs
-// confirmation like a tool with its own confirm: block; deny still wins.
-func TestRulesHonourConfirmRequired(t *testing.T) {
-	tool := &integrations.Tool{Definition: mcp.NewTool("crm_delete_contact"), Integration: "crm", ConfirmRequired: true}
-	if got := NewRules(configs.Policy{}).Action(tool); got != Confirm {
-		t.Fatalf("action = %s, want confirm", got)
-	}
-	allow := configs.Policy{Rules: []configs.Rule{{Tools: []string{"crm_*"}, Action: "allow"}}}
-	if got := NewRules(allow).Action(tool); got != Confirm {
-		t.Fatalf("an allow rule weakened a confirm glob: %s", got)
-	}
-	deny := configs.Policy{Rules: []configs.Rule{{Tools: []string{"crm_*"}, Action: "deny"}}}
-	if got := NewRules(deny).Action(tool); got != Deny {
-		t.Fatalf("deny = %s", got)
-	}
-}
