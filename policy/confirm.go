@@ -50,7 +50,7 @@ const elicitID = "confirm"
 
 // Secrets resolves a secret reference (policy.confirmation.key).
 type Secrets interface {
-	Resolve(ctx context.Context, ref string) (string, error)
+	Lookup(ctx context.Context, ref string) (string, error)
 }
 
 // argsValidator is implemented by handlers that can check arguments without
@@ -145,7 +145,7 @@ func newConfirmer(cfg configs.Confirmation, deps Deps) (*confirmer, error) {
 func (c *confirmer) keys(ctx context.Context) (mac, idem []byte, err error) {
 	master := c.local
 	if c.keyRef != "" {
-		s, err := c.secrets.Resolve(ctx, c.keyRef)
+		s, err := c.secrets.Lookup(ctx, c.keyRef)
 		if err != nil {
 			return nil, nil, fmt.Errorf("policy.confirmation.key: %w", err)
 		}

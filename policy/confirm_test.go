@@ -454,7 +454,7 @@ func TestSharedKeyAcrossReplicas(t *testing.T) {
 
 type secretsFunc func(ctx context.Context, ref string) (string, error)
 
-func (f secretsFunc) Resolve(ctx context.Context, ref string) (string, error) { return f(ctx, ref) }
+func (f secretsFunc) Lookup(ctx context.Context, ref string) (string, error) { return f(ctx, ref) }
 
 func TestKeyProblems(t *testing.T) {
 	cfg := tokenPolicy()

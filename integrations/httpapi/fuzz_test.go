@@ -170,7 +170,7 @@ func (stubTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 
 type anySecret struct{}
 
-func (anySecret) Resolve(context.Context, secrets.Ref) (string, error) {
+func (anySecret) Lookup(context.Context, string) (string, error) {
 	return "fuzz-secret-1234", nil
 }
 

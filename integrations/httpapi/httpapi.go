@@ -28,7 +28,7 @@ import (
 
 // Secrets resolves a secret reference at call time.
 type Secrets interface {
-	Resolve(ctx context.Context, ref secrets.Ref) (string, error)
+	Lookup(ctx context.Context, ref string) (string, error)
 }
 
 // Deps are what the tools need from the outside.
@@ -76,6 +76,9 @@ func New(in configs.Integration, deps Deps) ([]*integrations.Tool, error) {
 	}
 	if deps.Client == nil {
 		deps.Client = NewClient()
+	}
+	if deps.Secrets == nil {
+		deps.Secrets = secrets.NewResolver(nil)
 	}
 	if deps.Validate == nil {
 		deps.Validate = validator.New()
@@ -216,17 +219,6 @@ func (t *tool) ValidateArgs(args map[string]any) error {
 func (t *tool) invalid(problems []string) error {
 	return integrations.Errorf(integrations.KindInvalid, nil,
 		"Invalid arguments for %s: %s. Correct them and call again.", t.name, strings.Join(problems, "; "))
-}
-
-func (t *tool) resolveSecret(ctx context.Context, s string) (string, error) {
-	ref, err := secrets.ParseRef(s)
-	if err != nil {
-		return "", err
-	}
-	if t.secrets == nil {
-		return "", fmt.Errorf("%s: no secret store: %w", ref, secrets.ErrUnavailable)
-	}
-	return t.secrets.Resolve(ctx, ref)
 }
 
 // secretError says which integration could not get its credentials and why,

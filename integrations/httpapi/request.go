@@ -22,7 +22,7 @@ import (
 func (t *tool) buildRequest(ctx context.Context, args map[string]any) (*http.Request, []string, error) {
 	var used []string
 	reveal := func(ref string) (string, error) {
-		v, err := t.resolveSecret(ctx, ref)
+		v, err := t.secrets.Lookup(ctx, ref)
 		if err == nil {
 			used = append(used, secretForms(v)...)
 		}

@@ -31,7 +31,7 @@ import (
 
 // Secrets resolves a secret reference when a connection or request needs it.
 type Secrets interface {
-	Resolve(ctx context.Context, ref secrets.Ref) (string, error)
+	Lookup(ctx context.Context, ref string) (string, error)
 }
 
 // Deps are what an upstream needs from the outside.
@@ -83,6 +83,9 @@ func New(in configs.Integration, deps Deps) *Upstream {
 	}
 	if deps.MaxBackoff == 0 {
 		deps.MaxBackoff = 30 * time.Second
+	}
+	if deps.Secrets == nil {
+		deps.Secrets = secrets.NewResolver(nil)
 	}
 	if deps.Getenv == nil {
 		deps.Getenv = func(string) string { return "" }
@@ -344,14 +347,7 @@ func (u *Upstream) transport(ctx context.Context, legacy bool) (transport.Interf
 }
 
 func (u *Upstream) reveal(ctx context.Context, s string) (string, error) {
-	ref, err := secrets.ParseRef(s)
-	if err != nil {
-		return "", err
-	}
-	if u.deps.Secrets == nil {
-		return "", fmt.Errorf("%s: %w", ref, secrets.ErrUnavailable)
-	}
-	v, err := u.deps.Secrets.Resolve(ctx, ref)
+	v, err := u.deps.Secrets.Lookup(ctx, s)
 	if err == nil {
 		u.mu.Lock()
 		u.used[v] = true

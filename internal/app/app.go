@@ -113,7 +113,7 @@ func New(ctx context.Context, cfg *configs.Config, opts Options) (*App, error) {
 		Logger:  opts.Logger,
 		Metrics: policy.NewMetrics(reg),
 		Audit:   policy.NewAudit(auditOut, opts.Logger),
-		Secrets: refResolver{res},
+		Secrets: res,
 	})
 	if err != nil {
 		if closer != nil {
@@ -214,17 +214,6 @@ func openAudit(cfg configs.Audit, stderr io.Writer) (io.Writer, io.Closer, error
 		return nil, nil, fmt.Errorf("audit.path: %w", err)
 	}
 	return f, f, nil
-}
-
-// refResolver resolves secret references written as strings, for policy.
-type refResolver struct{ r *secrets.Resolver }
-
-func (r refResolver) Resolve(ctx context.Context, s string) (string, error) {
-	ref, err := secrets.ParseRef(s)
-	if err != nil {
-		return "", err
-	}
-	return r.r.Resolve(ctx, ref)
 }
 
 // Metrics serves the App's Prometheus metrics.

@@ -148,6 +148,15 @@ func (r *Resolver) Resolve(ctx context.Context, ref Ref) (string, error) {
 	return v, nil
 }
 
+// Lookup resolves a reference written as a string, as configs hold them.
+func (r *Resolver) Lookup(ctx context.Context, s string) (string, error) {
+	ref, err := ParseRef(s)
+	if err != nil {
+		return "", err
+	}
+	return r.Resolve(ctx, ref)
+}
+
 // Env reads env: references through getenv.
 func Env(getenv func(string) string) Source {
 	return SourceFunc(func(_ context.Context, ref Ref) (string, error) {
