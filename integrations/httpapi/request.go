@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -19,12 +20,12 @@ import (
 // values are escaped, so no argument can add a path segment, a query key, a
 // header or a body field. It returns the secret values it used, so that the
 // caller can scrub them from anything the upstream echoes back.
-func (t *tool) buildRequest(ctx context.Context, args map[string]any) (*http.Request, []string, error) {
-	var used []string
+func (t *tool) buildRequest(ctx context.Context, args map[string]any) (*http.Request, *secrets.Redactor, error) {
+	used := &secrets.Redactor{}
 	reveal := func(ref string) (string, error) {
 		v, err := t.secrets.Lookup(ctx, ref)
 		if err == nil {
-			used = append(used, secretForms(v)...)
+			used.Add(v)
 		}
 		return v, err
 	}
@@ -108,7 +109,7 @@ func (t *tool) buildRequest(ctx context.Context, args map[string]any) (*http.Req
 	}
 	u.RawQuery = q.Encode()
 
-	var rd *bytes.Reader
+	var rd io.Reader // a nil *bytes.Reader would not be a nil io.Reader
 	if len(body) > 0 {
 		b, err := json.Marshal(body)
 		if err != nil {
@@ -117,49 +118,19 @@ func (t *tool) buildRequest(ctx context.Context, args map[string]any) (*http.Req
 		rd = bytes.NewReader(b)
 		headers.Set("Content-Type", "application/json")
 	}
-	var req *http.Request
-	if rd != nil {
-		req, err = http.NewRequestWithContext(ctx, t.cfg.Method, u.String(), rd)
-	} else {
-		req, err = http.NewRequestWithContext(ctx, t.cfg.Method, u.String(), nil)
-	}
+	req, err := http.NewRequestWithContext(ctx, t.cfg.Method, u.String(), rd)
 	if err != nil {
 		return nil, nil, fmt.Errorf("build request: %w", err)
 	}
 	req.Header = headers
 	if a.Type == "basic" {
 		req.SetBasicAuth(a.Username, secret)
-		used = append(used, base64.StdEncoding.EncodeToString([]byte(a.Username+":"+secret)))
+		used.AddForm(base64.StdEncoding.EncodeToString([]byte(a.Username + ":" + secret)))
 	}
 	if key := integrations.IdempotencyKey(ctx); key != "" {
 		req.Header.Set("Idempotency-Key", key)
 	}
 	return req, used, nil
-}
-
-// secretForms lists the spellings of a secret an upstream may echo back: as
-// sent, URL-escaped, and JSON-escaped (with and without HTML escaping).
-func secretForms(v string) []string {
-	forms := []string{v, url.QueryEscape(v), url.PathEscape(v)}
-	if b, err := json.Marshal(v); err == nil {
-		forms = append(forms, string(b[1:len(b)-1]))
-	}
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if enc.Encode(v) == nil {
-		s := strings.TrimSpace(buf.String())
-		forms = append(forms, s[1:len(s)-1])
-	}
-	out := forms[:0]
-	seen := map[string]bool{}
-	for _, f := range forms {
-		if !seen[f] {
-			seen[f] = true
-			out = append(out, f)
-		}
-	}
-	return out
 }
 
 // scalarString formats a JSON scalar the way APIs expect it in a URL or a

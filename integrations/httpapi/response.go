@@ -14,17 +14,18 @@ import (
 	"github.com/mark3labs/mcp-go/mcp"
 
 	"github.com/switchboard-dev/switchboard/integrations"
+	"github.com/switchboard-dev/switchboard/internal/secrets"
 )
 
 // readReply turns a 2xx reply into the result the model sees: shaped by jq
 // when configured, cut to max_bytes, with structuredContent when the shaped
 // reply is a JSON object. Reading stops at max_read (with jq) or max_bytes
 // (without), so a huge reply is never held in memory.
-func (t *tool) readReply(ctx context.Context, resp *http.Response, used []string) (*mcp.CallToolResult, error) {
+func (t *tool) readReply(ctx context.Context, resp *http.Response, used *secrets.Redactor) (*mcp.CallToolResult, error) {
 	maxBytes := int64(t.cfg.Response.MaxBytes)
 	// Read a little past max_bytes, so that a secret echoed across the cut is
 	// scrubbed whole before the text is cut.
-	limit := maxBytes + int64(longest(used))
+	limit := maxBytes + int64(used.Longest())
 	if t.jq != nil {
 		limit = int64(t.cfg.Response.MaxRead)
 	}
@@ -102,7 +103,7 @@ func (t *tool) runJQ(ctx context.Context, in any) (any, error) {
 
 // result renders a decoded JSON value: a string as itself, anything else as
 // compact JSON; a JSON object also as structuredContent when it is whole.
-func (t *tool) result(v any, maxBytes int64, used []string) *mcp.CallToolResult {
+func (t *tool) result(v any, maxBytes int64, used *secrets.Redactor) *mcp.CallToolResult {
 	var text string
 	if s, ok := v.(string); ok {
 		text = s
@@ -115,7 +116,7 @@ func (t *tool) result(v any, maxBytes int64, used []string) *mcp.CallToolResult 
 		}
 	}
 	res := textResult(text, false, maxBytes, used)
-	if obj, ok := v.(map[string]any); ok && int64(len(text)) <= maxBytes && !containsAny(text, used) {
+	if obj, ok := v.(map[string]any); ok && int64(len(text)) <= maxBytes && !used.Contains(text) {
 		res.StructuredContent = obj
 	}
 	return res
@@ -123,8 +124,8 @@ func (t *tool) result(v any, maxBytes int64, used []string) *mcp.CallToolResult 
 
 // textResult cuts text to maxBytes on a rune boundary and says so, and
 // scrubs every secret used for the call from what the upstream echoed.
-func textResult(text string, truncated bool, maxBytes int64, used []string) *mcp.CallToolResult {
-	text = scrub(text, used)
+func textResult(text string, truncated bool, maxBytes int64, used *secrets.Redactor) *mcp.CallToolResult {
+	text = used.Redact(text)
 	if int64(len(text)) > maxBytes {
 		cut := int(maxBytes)
 		for cut > 0 && !utf8.RuneStart(text[cut]) {
@@ -138,37 +139,11 @@ func textResult(text string, truncated bool, maxBytes int64, used []string) *mcp
 	return mcp.NewToolResultText(text)
 }
 
-func longest(ss []string) int {
-	n := 0
-	for _, s := range ss {
-		n = max(n, len(s))
-	}
-	return n
-}
-
-func containsAny(s string, secrets []string) bool {
-	for _, v := range secrets {
-		if v != "" && strings.Contains(s, v) {
-			return true
-		}
-	}
-	return false
-}
-
-func scrub(s string, secrets []string) string {
-	for _, v := range secrets {
-		if len(v) >= 4 && strings.Contains(s, v) {
-			s = strings.ReplaceAll(s, v, "[redacted]")
-		}
-	}
-	return s
-}
-
 // statusError turns a non-2xx reply into a sentence a voice agent can act
 // on; the upstream's own short message is kept when it gives one.
-func (t *tool) statusError(resp *http.Response, used []string) error {
+func (t *tool) statusError(resp *http.Response, used *secrets.Redactor) error {
 	b, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
-	detail := scrub(upstreamMessage(b), used)
+	detail := used.Redact(upstreamMessage(b))
 	code := resp.StatusCode
 	status := fmt.Sprintf("%d %s", code, http.StatusText(code))
 	var msg string
@@ -188,7 +163,7 @@ func (t *tool) statusError(resp *http.Response, used []string) error {
 		msg = strings.TrimSuffix(msg, ".") + ". It said: " + detail
 	}
 	return &integrations.Error{Kind: integrations.KindUpstream, Public: msg, Status: code,
-		Err: fmt.Errorf("%s %s: upstream status %d: %s", t.cfg.Method, t.cfg.Path, code, scrub(string(b), used))}
+		Err: fmt.Errorf("%s %s: upstream status %d: %s", t.cfg.Method, t.cfg.Path, code, used.Redact(string(b)))}
 }
 
 // upstreamMessage picks a short human message out of a JSON error body.

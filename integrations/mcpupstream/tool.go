@@ -2,9 +2,9 @@ package mcpupstream
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
 
 	"github.com/mark3labs/mcp-go/client/transport"
 	"github.com/mark3labs/mcp-go/mcp"
@@ -137,38 +137,21 @@ func (u *Upstream) lastError() error {
 	return u.lastErr
 }
 
-// scrub removes any credential switchboard sent upstream from what came back.
+// scrub removes any credential switchboard sent upstream, in any spelling,
+// from what came back; structured content that holds one is dropped.
 func (u *Upstream) scrub(res *mcp.CallToolResult) *mcp.CallToolResult {
 	u.mu.Lock()
-	var used []string
-	for v := range u.used {
-		if len(v) >= 4 {
-			used = append(used, v)
-		}
-	}
-	u.mu.Unlock()
-	leaked := false
+	defer u.mu.Unlock()
 	for i, c := range res.Content {
 		if tc, ok := c.(mcp.TextContent); ok {
-			for _, v := range used {
-				if strings.Contains(tc.Text, v) {
-					tc.Text = strings.ReplaceAll(tc.Text, v, "[redacted]")
-					leaked = true
-				}
-			}
+			tc.Text = u.used.Redact(tc.Text)
 			res.Content[i] = tc
 		}
 	}
 	if res.StructuredContent != nil {
-		b := fmt.Sprint(res.StructuredContent)
-		for _, v := range used {
-			if strings.Contains(b, v) {
-				leaked = true
-			}
+		if b, err := json.Marshal(res.StructuredContent); err != nil || u.used.Contains(string(b)) {
+			res.StructuredContent = nil
 		}
-	}
-	if leaked {
-		res.StructuredContent = nil
 	}
 	return res
 }

@@ -8,6 +8,7 @@ package mcpupstream
 import (
 	"bufio"
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -61,7 +62,7 @@ type Upstream struct {
 	client  *mcpclient.Client // nil while disconnected
 	tools   []*integrations.Tool
 	lastErr error
-	used    map[string]bool // secret values sent, scrubbed from results
+	used    secrets.Redactor // credentials sent, scrubbed from results (under mu)
 
 	legacy       bool     // the upstream needs the handshake era (Run's goroutine only)
 	stopListen   func()   // ends the subscriptions/listen stream (Run's goroutine only)
@@ -97,7 +98,6 @@ func New(in configs.Integration, deps Deps) *Upstream {
 		cfg:     in,
 		deps:    deps,
 		log:     deps.Logger.With("integration", in.Name),
-		used:    map[string]bool{},
 		lost:    make(chan struct{}, 1),
 		refresh: make(chan struct{}, 1),
 		started: make(chan struct{}),
@@ -350,7 +350,7 @@ func (u *Upstream) reveal(ctx context.Context, s string) (string, error) {
 	v, err := u.deps.Secrets.Lookup(ctx, s)
 	if err == nil {
 		u.mu.Lock()
-		u.used[v] = true
+		u.used.Add(v)
 		u.mu.Unlock()
 	}
 	return v, err
@@ -381,9 +381,11 @@ func (u *Upstream) authHeaders(ctx context.Context) (map[string]string, error) {
 		case "header":
 			h[a.Header] = s
 		case "basic":
-			r, _ := http.NewRequest("GET", "/", nil)
-			r.SetBasicAuth(a.Username, s)
-			h["Authorization"] = r.Header.Get("Authorization")
+			cred := base64.StdEncoding.EncodeToString([]byte(a.Username + ":" + s))
+			h["Authorization"] = "Basic " + cred
+			u.mu.Lock()
+			u.used.AddForm(cred)
+			u.mu.Unlock()
 		}
 	}
 	return h, nil
