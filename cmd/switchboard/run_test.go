@@ -96,6 +96,11 @@ func TestCallDev(t *testing.T) {
 	if !errors.Is(err, errReported) || !strings.Contains(out, "order_id") {
 		t.Fatalf("invalid call: %q %v", out, err)
 	}
+	// --args numbers arrive as json.Number: validate tags still apply.
+	out, _, err = runCmd(t, env(nil), "call", "--dev", "shop_procesar_reembolso", "--args", `{"order_id":"100231","amount":-5,"reason":"rota"}`)
+	if !errors.Is(err, errReported) || !strings.Contains(out, "amount: must be greater than 0") {
+		t.Fatalf("negative refund from the CLI: %q %v", out, err)
+	}
 	_, _, err = runCmd(t, env(nil), "call", "--dev", "no_such_tool")
 	if err == nil || !strings.Contains(err.Error(), "no tool named") {
 		t.Fatalf("unknown tool: %v", err)

@@ -1,7 +1,6 @@
 package httpapi
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"sort"
@@ -26,7 +25,7 @@ func (t *tool) checkArgs(args map[string]any) (map[string]any, []string) {
 	}
 	args = given
 	var problems []string
-	if err := t.schema.Validate(normalize(args)); err != nil {
+	if err := t.schema.Validate(any(args)); err != nil {
 		problems = append(problems, schemaProblems(err)...)
 	}
 	problems = append(problems, t.tagProblems("", t.params, args)...)
@@ -35,20 +34,6 @@ func (t *tool) checkArgs(args map[string]any) (map[string]any, []string) {
 		return nil, problems
 	}
 	return withDefaults(t.params, args), nil
-}
-
-// normalize turns json.Number and other decoder artefacts into the plain
-// types the schema validator expects, by a JSON round trip.
-func normalize(v map[string]any) any {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return v
-	}
-	out, err := jsonschema.UnmarshalJSON(strings.NewReader(string(b)))
-	if err != nil {
-		return v
-	}
-	return out
 }
 
 func schemaProblems(err error) []string {

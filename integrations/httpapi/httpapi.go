@@ -183,7 +183,11 @@ func arguments(req mcp.CallToolRequest) map[string]any {
 			return exactNumbers(m).(map[string]any)
 		}
 	}
-	return req.GetArguments()
+	// In-process callers (switchboard call) may hand over json.Number too.
+	if m := req.GetArguments(); m != nil {
+		return exactNumbers(m).(map[string]any)
+	}
+	return nil
 }
 
 // exactNumbers turns each json.Number into an int64 when it is one, else a float64.
@@ -210,6 +214,9 @@ func exactNumbers(v any) any {
 // ValidateArgs checks arguments as Call does and sends nothing; policy uses
 // it so that a caller is never asked to confirm a call that would be refused.
 func (t *tool) ValidateArgs(args map[string]any) error {
+	if args != nil {
+		args = exactNumbers(args).(map[string]any)
+	}
 	if _, problems := t.checkArgs(args); problems != nil {
 		return t.invalid(problems)
 	}
