@@ -12,11 +12,8 @@ import (
 	"github.com/mark3labs/mcp-go/client/transport"
 	"github.com/mark3labs/mcp-go/mcp"
 
-	"github.com/switchboard-dev/switchboard/configs"
 	"github.com/switchboard-dev/switchboard/integrations/httpapi"
 	"github.com/switchboard-dev/switchboard/internal/app"
-	"github.com/switchboard-dev/switchboard/policy"
-	"github.com/switchboard-dev/switchboard/server"
 )
 
 const reply = `{"customers":[{"id":"cus_1001","name":"María García","email":"maria@example.com","tier":"gold","phone":"+34612345678"}],"found":1}`
@@ -56,14 +53,11 @@ integrations:
 		}
 		return ""
 	}
-	cfg, err := configs.Parse([]byte(yaml), getenv)
+	a, err := app.Open(context.Background(), app.Source{YAML: []byte(yaml)}, app.Options{Getenv: getenv, Logger: slog.New(slog.DiscardHandler), Stderr: io.Discard})
 	if err != nil {
 		b.Fatal(err)
 	}
-	a, err := app.New(context.Background(), cfg, app.Options{Getenv: getenv, Logger: slog.New(slog.DiscardHandler), Stderr: io.Discard})
-	if err != nil {
-		b.Fatal(err)
-	}
+	b.Cleanup(func() { a.Close() })
 	return a
 }
 
@@ -84,18 +78,16 @@ func BenchmarkDirect(b *testing.B) {
 	}
 }
 
-// BenchmarkHandler is a tool call through policy, argument checks, the
+// BenchmarkHandler is a tool call from the edge (the arguments decoded as
+// `switchboard call` decodes them) through policy, argument checks, the
 // credential lookup, the request and jq shaping, without a transport.
 func BenchmarkHandler(b *testing.B) {
 	a := benchApp(b, upstream(b).URL)
-	t, _ := a.Tool("helpdesk_buscar_cliente")
-	var req mcp.CallToolRequest
-	req.Params.Name = "helpdesk_buscar_cliente"
-	req.Params.Arguments = map[string]any{"email": "maria@example.com"}
-	ctx := policy.WithCaller(context.Background(), policy.Caller{ClientID: "bench"})
+	args := []byte(`{"email":"maria@example.com"}`)
+	ctx := context.Background()
 	b.ReportAllocs()
 	for b.Loop() {
-		res, err := t.Handler.Call(ctx, req)
+		res, err := a.Call(ctx, "helpdesk_buscar_cliente", args)
 		if err != nil || res.IsError {
 			b.Fatalf("%v %+v", err, res)
 		}
@@ -108,7 +100,11 @@ func BenchmarkMCPStreamable(b *testing.B) {
 	for _, version := range []string{"2025-06-18", mcp.ProtocolVersion20260728} {
 		b.Run(version, func(b *testing.B) {
 			a := benchApp(b, upstream(b).URL)
-			ts := httptest.NewServer(server.NewHTTP(a.MCP, server.HTTPOptions{MaxBodyBytes: 1 << 20}))
+			h, err := a.HTTP(context.Background())
+			if err != nil {
+				b.Fatal(err)
+			}
+			ts := httptest.NewServer(h)
 			defer ts.Close()
 			tr, err := transport.NewStreamableHTTP(ts.URL + "/mcp")
 			if err != nil {

@@ -1,8 +1,15 @@
 package integrations
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"net/http"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/switchboard-dev/switchboard/internal/secrets"
 )
 
 // Kind classifies a failed call for the audit log and metrics.
@@ -15,6 +22,8 @@ const (
 	KindUpstream Kind = "upstream"
 	// KindUnavailable: the upstream or a credential store could not be reached in time.
 	KindUnavailable Kind = "unavailable"
+	// KindCancelled: the client gave up before the call ended.
+	KindCancelled Kind = "cancelled"
 	// KindInternal: anything else.
 	KindInternal Kind = "internal"
 )
@@ -69,4 +78,107 @@ func StatusOf(err error) int {
 		return e.Status
 	}
 	return 0
+}
+
+// The sentences below are everything the model hears when a call fails; they
+// name the integration (or the exposed tool, never an upstream's own name)
+// and say what a voice agent can do next.
+
+// InvalidArgs: the arguments were refused; nothing was sent.
+func InvalidArgs(tool string, problems []string) *Error {
+	return Errorf(KindInvalid, nil, "Invalid arguments for %s: %s. Correct them and call again.", tool, strings.Join(problems, "; "))
+}
+
+// UnknownTool: the tool does not exist for this caller.
+func UnknownTool(tool string) *Error {
+	return Errorf(KindInvalid, nil, "There is no tool named %s.", tool)
+}
+
+// SecretError says which integration could not get its credentials and why,
+// never what they are.
+func SecretError(integration string, err error) *Error {
+	var why string
+	switch {
+	case errors.Is(err, secrets.ErrDenied):
+		why = "the secret store denied access to its credentials"
+	case errors.Is(err, secrets.ErrNotFound):
+		why = "its credentials are missing from the secret store"
+	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, secrets.ErrUnavailable):
+		why = "the secret store is unreachable right now"
+	default:
+		why = "its credentials could not be read"
+	}
+	return Errorf(KindUnavailable, err,
+		"%s cannot be used: %s. Tell the caller the system is unavailable and offer to follow up later.", integration, why)
+}
+
+// Timeout: the upstream did not answer within the call's timeout.
+func Timeout(integration string, d time.Duration, cause error) *Error {
+	return Errorf(KindUnavailable, cause, "%s did not answer within %s; try once more or offer to follow up later.", integration, d)
+}
+
+// Cancelled: the client gave up on the call.
+func Cancelled(integration string, cause error) *Error {
+	return &Error{Kind: KindCancelled, Public: fmt.Sprintf("The call to %s was cancelled.", integration), Err: cause}
+}
+
+// Unreachable: the upstream could not be reached.
+func Unreachable(integration string, cause error) *Error {
+	return Errorf(KindUnavailable, cause, "%s cannot be reached right now; try again shortly or offer to follow up later.", integration)
+}
+
+// Reconnecting: an upstream MCP server is down and switchboard is
+// reconnecting to it.
+func Reconnecting(integration string, cause error) *Error {
+	return Errorf(KindUnavailable, cause,
+		"%s is unavailable right now (switchboard is reconnecting); try again shortly or offer to follow up later.", integration)
+}
+
+// UpstreamStatus turns an upstream's error status into a sentence; detail is
+// the upstream's own short message (already scrubbed of credentials), kept
+// for statuses where it helps the model correct itself.
+func UpstreamStatus(integration string, code int, detail string, cause error) *Error {
+	status := fmt.Sprintf("%d %s", code, http.StatusText(code))
+	var msg string
+	switch {
+	case code == 401 || code == 403:
+		msg = fmt.Sprintf("%s refused switchboard's credentials (%s); this needs the operator, retrying will not help.", integration, status)
+	case code == 404:
+		msg = fmt.Sprintf("%s found nothing for that request (%s); check the identifiers you passed.", integration, status)
+	case code == 408 || code == 429:
+		msg = fmt.Sprintf("%s is busy (%s); wait a few seconds before trying again.", integration, status)
+	case code >= 500:
+		msg = fmt.Sprintf("%s had a problem on its side (%s); try again shortly or offer to follow up later.", integration, status)
+	default:
+		msg = fmt.Sprintf("%s rejected the request (%s).", integration, status)
+	}
+	if detail = Clip(detail, 200); detail != "" && code != 401 && code != 403 {
+		msg = strings.TrimSuffix(msg, ".") + ". It said: " + detail
+	}
+	return &Error{Kind: KindUpstream, Public: msg, Status: code, Err: cause}
+}
+
+// CredentialsRefused: an upstream without HTTP statuses (an MCP server)
+// refused the credentials.
+func CredentialsRefused(integration string, cause error) *Error {
+	return &Error{Kind: KindUpstream, Status: 401, Err: cause,
+		Public: fmt.Sprintf("%s refused switchboard's credentials; this needs the operator, retrying will not help.", integration)}
+}
+
+// Refused: an upstream MCP server answered the call with a protocol error.
+func Refused(integration, detail string, cause error) *Error {
+	return Errorf(KindUpstream, cause, "%s refused the call: %s", integration, Clip(detail, 200))
+}
+
+// Clip collapses whitespace and cuts s to at most n bytes on a rune
+// boundary, marking the cut.
+func Clip(s string, n int) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "…"
 }

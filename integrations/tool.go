@@ -1,7 +1,9 @@
-// Package integrations defines the one tool interface that every kind of
+// Package integrations is the seam between policy and the kinds of
 // integration (declarative REST APIs in httpapi, upstream MCP servers in
-// mcpupstream) implements, and that policy middleware wraps. A call flows
-// server → policy → Handler → upstream, and this package is the seam.
+// mcpupstream): the one Handler interface every tool implements, the Call
+// value that carries one tool call from the edge to the upstream, the Registry
+// that holds every exposed tool, and the sentences the model hears when a call
+// fails. A call flows server → policy → Handler → upstream.
 package integrations
 
 import (
@@ -11,20 +13,27 @@ import (
 	"github.com/mark3labs/mcp-go/mcp"
 )
 
-// Handler runs one tool call. Arguments arrive as the client sent them; the
-// handler validates them before anything leaves the process. A failure is
-// returned as an error (ideally an *Error with a sentence the model may see);
-// the edge turns it into an isError result.
+// Handler runs one tool call. The Call was decoded once at the edge; a
+// handler validates the arguments before anything leaves the process. A
+// failure is returned as an error (ideally an *Error with a sentence the
+// model may see); the edge turns it into an isError result.
 type Handler interface {
-	Call(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error)
+	Call(ctx context.Context, c *Call) (*mcp.CallToolResult, error)
 }
 
 // HandlerFunc adapts a function to Handler.
-type HandlerFunc func(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error)
+type HandlerFunc func(ctx context.Context, c *Call) (*mcp.CallToolResult, error)
 
 // Call runs f.
-func (f HandlerFunc) Call(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
-	return f(ctx, req)
+func (f HandlerFunc) Call(ctx context.Context, c *Call) (*mcp.CallToolResult, error) {
+	return f(ctx, c)
+}
+
+// ArgsValidator is implemented by handlers that can check arguments without
+// acting, so that a caller is never asked to confirm a call that would be
+// refused as invalid.
+type ArgsValidator interface {
+	ValidateArgs(args map[string]any) error
 }
 
 // Middleware wraps a tool's handler; it sees the tool it wraps.
@@ -44,6 +53,9 @@ type Tool struct {
 	// ConfirmRequired makes the tool need confirmation with a generic
 	// message (an upstream MCP tool under a confirm glob).
 	ConfirmRequired bool
+	// NeedsConfirmation is policy's decision (the tool's own confirm:, a
+	// confirm glob or a confirm rule); set on the exposed copy of a tool.
+	NeedsConfirmation bool
 	// Sensitive lists argument names whose values never reach a log.
 	Sensitive []string
 	Handler   Handler
@@ -61,16 +73,18 @@ func Wrap(t *Tool, mws ...Middleware) Handler {
 	return h
 }
 
-type idempotencyKey struct{}
-
-// WithIdempotencyKey marks ctx as a confirmed call; integrations send key
-// upstream (HTTP: the Idempotency-Key header) so a replay cannot act twice.
-func WithIdempotencyKey(ctx context.Context, key string) context.Context {
-	return context.WithValue(ctx, idempotencyKey{}, key)
+// Caller is who is calling a tool: set by the transport from the client's
+// key (or "stdio", "cli"), read by policy.
+type Caller struct {
+	// ClientID names the configured client (server.clients), "stdio" for a
+	// desktop client, "cli" for switchboard call, "" for an open HTTP server.
+	ClientID string
+	// Integrations the caller may use; nil means all.
+	Integrations map[string]bool
 }
 
-// IdempotencyKey returns the key set by WithIdempotencyKey, or "".
-func IdempotencyKey(ctx context.Context) string {
-	k, _ := ctx.Value(idempotencyKey{}).(string)
-	return k
+// Allows reports whether the caller may see and call tools of integration.
+// It is the one place that decides a client's visibility.
+func (c Caller) Allows(integration string) bool {
+	return c.Integrations == nil || c.Integrations[integration]
 }

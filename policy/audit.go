@@ -60,43 +60,24 @@ type auditLine struct {
 	Duration float64 `json:"duration_ms"`
 }
 
-// callRecord is where inner middleware notes its decision for the audit
-// line of the call in progress.
-type callRecord struct {
-	decision Decision
-	reason   string
-}
-
-type recordKey struct{}
-
-// record notes the decision for the call in ctx; without an audit, nothing.
-func record(ctx context.Context, d Decision, reason string) {
-	if r, ok := ctx.Value(recordKey{}).(*callRecord); ok {
-		r.decision, r.reason = d, reason
-	}
-}
-
 // middleware runs right inside the edge: it sees every call, the decision
-// that inner middleware recorded, and the error before the edge hides it.
+// that inner middleware recorded on the Call, and the error before the edge
+// hides it.
 func (a *Audit) middleware(t *integrations.Tool, next integrations.Handler) integrations.Handler {
-	return integrations.HandlerFunc(func(ctx context.Context, req mcp.CallToolRequest) (res *mcp.CallToolResult, err error) {
+	return integrations.HandlerFunc(func(ctx context.Context, c *integrations.Call) (res *mcp.CallToolResult, err error) {
 		start := time.Now()
-		rec := &callRecord{decision: DecisionAllowed}
 		line := auditLine{
-			ClientID:    CallerFrom(ctx).ClientID,
-			SessionID:   sessionID(ctx),
+			ClientID:    c.Caller.ClientID,
+			SessionID:   c.Session,
 			Tool:        t.Name(),
 			Integration: t.Integration,
-		}
-		_, stripped := takeToken(req)
-		if args, aerr := exactArgs(stripped); aerr == nil {
-			line.ArgsHash = auditHash(args, t.Sensitive)
+			ArgsHash:    auditHash(c.Args, t.Sensitive),
 		}
 		panicked := true
 		defer func() {
 			line.Time = a.now().UTC()
 			line.Duration = float64(time.Since(start).Microseconds()) / 1000
-			line.Decision, line.Reason = rec.decision, rec.reason
+			line.Decision, line.Reason = decisionOf(c), c.Reason
 			line.Outcome = outcome(res, err)
 			if panicked {
 				line.Outcome = "error"
@@ -104,10 +85,19 @@ func (a *Audit) middleware(t *integrations.Tool, next integrations.Handler) inte
 			line.Upstream = integrations.StatusOf(err)
 			a.write(line)
 		}()
-		res, err = next.Call(context.WithValue(ctx, recordKey{}, rec), req)
+		res, err = next.Call(ctx, c)
 		panicked = false
 		return res, err
 	})
+}
+
+// decisionOf is what policy decided for c; a call nothing objected to was
+// allowed.
+func decisionOf(c *integrations.Call) Decision {
+	if c.Decision == "" {
+		return DecisionAllowed
+	}
+	return Decision(c.Decision)
 }
 
 // outcome classifies how a call ended: ok, invalid (bad arguments, nothing

@@ -44,18 +44,18 @@ func TestAuditLines(t *testing.T) {
 	handler := func(name string, f integrations.HandlerFunc) *integrations.Tool {
 		return &integrations.Tool{Definition: mcp.NewTool(name), Integration: "pay", Handler: f}
 	}
-	okTool := handler("pay_get", func(context.Context, mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+	okTool := handler("pay_get", func(context.Context, *integrations.Call) (*mcp.CallToolResult, error) {
 		return mcp.NewToolResultText("ok"), nil
 	})
-	badArgs := handler("pay_bad", func(context.Context, mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+	badArgs := handler("pay_bad", func(context.Context, *integrations.Call) (*mcp.CallToolResult, error) {
 		return nil, integrations.Errorf(integrations.KindInvalid, nil, "Invalid arguments.")
 	})
-	upstream := handler("pay_down", func(context.Context, mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+	upstream := handler("pay_down", func(context.Context, *integrations.Call) (*mcp.CallToolResult, error) {
 		return nil, &integrations.Error{Kind: integrations.KindUpstream, Public: "pay answered 502.", Status: 502}
 	})
 	other := &integrations.Tool{Definition: mcp.NewTool("crm_get"), Integration: "crm", Handler: okTool.Handler}
-	tools := map[string]integrations.Handler{}
-	for _, e := range p.Expose([]*integrations.Tool{refund, okTool, badArgs, upstream, other}) {
+	tools := map[string]reqHandler{}
+	for _, e := range expose(p, []*integrations.Tool{refund, okTool, badArgs, upstream, other}) {
 		tools[e.Definition.Name] = e.Handler
 	}
 	voice := WithCaller(context.Background(), Caller{ClientID: "voice-prod", Integrations: map[string]bool{"pay": true}})
@@ -73,8 +73,8 @@ func TestAuditLines(t *testing.T) {
 	call("pay_down", nil)
 	call("crm_get", nil)
 	tok := confirmation(t, call("pay_refund", secretArgs))
-	call("pay_refund", with(secretArgs, tokenParam, tok))
-	call("pay_refund", with(secretArgs, tokenParam, tok))
+	call("pay_refund", with(secretArgs, integrations.TokenParam, tok))
+	call("pay_refund", with(secretArgs, integrations.TokenParam, tok))
 
 	lines := auditLines(t, buf.Bytes())
 	want := []struct{ tool, decision, reason, outcome string }{
@@ -142,10 +142,10 @@ func TestAuditWriteFailureKeepsTheResult(t *testing.T) {
 		t.Fatal(err)
 	}
 	tool := &integrations.Tool{Definition: mcp.NewTool("pay_get"), Integration: "pay", Handler: integrations.HandlerFunc(
-		func(context.Context, mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+		func(context.Context, *integrations.Call) (*mcp.CallToolResult, error) {
 			return mcp.NewToolResultText("the answer"), nil
 		})}
-	res, err := p.Expose([]*integrations.Tool{tool})[0].Handler.Call(context.Background(), callReq(nil))
+	res, err := expose(p, []*integrations.Tool{tool})[0].Handler.Call(context.Background(), callReq(nil))
 	if err != nil || res.IsError || text(res) != "the answer" {
 		t.Fatalf("result lost: %v %v", res, err)
 	}
@@ -158,8 +158,8 @@ func TestAuditPanicIsAnError(t *testing.T) {
 	var buf bytes.Buffer
 	p, _ := New(configs.Policy{}, Deps{Audit: NewAudit(&buf, nil)})
 	tool := &integrations.Tool{Definition: mcp.NewTool("pay_get"), Integration: "pay", Handler: integrations.HandlerFunc(
-		func(context.Context, mcp.CallToolRequest) (*mcp.CallToolResult, error) { panic("boom") })}
-	res, err := p.Expose([]*integrations.Tool{tool})[0].Handler.Call(context.Background(), callReq(nil))
+		func(context.Context, *integrations.Call) (*mcp.CallToolResult, error) { panic("boom") })}
+	res, err := expose(p, []*integrations.Tool{tool})[0].Handler.Call(context.Background(), callReq(nil))
 	if err != nil || !res.IsError {
 		t.Fatalf("panic not turned into an isError result: %v %v", res, err)
 	}

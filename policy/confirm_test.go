@@ -33,10 +33,10 @@ type spyCall struct {
 	key  string
 }
 
-func (s *spy) Call(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+func (s *spy) Call(ctx context.Context, c *integrations.Call) (*mcp.CallToolResult, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.calls = append(s.calls, spyCall{args: req.GetArguments(), key: integrations.IdempotencyKey(ctx)})
+	s.calls = append(s.calls, spyCall{args: c.Args, key: c.IdempotencyKey})
 	return mcp.NewToolResultText("refund r-1 created"), nil
 }
 
@@ -96,7 +96,7 @@ func (c *clock) add(d time.Duration) {
 }
 
 type fixture struct {
-	h     integrations.Handler
+	h     reqHandler
 	spy   *spy
 	clock *clock
 	def   mcp.Tool
@@ -116,7 +116,7 @@ func newFixture(t *testing.T, cfg configs.Policy, msg string, deps Deps) *fixtur
 	if err != nil {
 		t.Fatal(err)
 	}
-	exposed := p.Expose([]*integrations.Tool{refundTool(t, f.spy, msg)})
+	exposed := expose(p, []*integrations.Tool{refundTool(t, f.spy, msg)})
 	if len(exposed) != 1 {
 		t.Fatalf("exposed %d tools", len(exposed))
 	}
@@ -222,12 +222,12 @@ func TestTokenRunsOnceWithIdempotencyKey(t *testing.T) {
 	args := map[string]any{"order_id": "A-1", "amount": 12.5}
 	tok := confirmation(t, f.call(t, ctx, args))
 
-	res := f.call(t, ctx, with(args, tokenParam, tok))
+	res := f.call(t, ctx, with(args, integrations.TokenParam, tok))
 	if res.IsError || text(res) != "refund r-1 created" || f.spy.count() != 1 {
 		t.Fatalf("confirmed call: %q, ran %d times", text(res), f.spy.count())
 	}
 	got := f.spy.last()
-	if _, ok := got.args[tokenParam]; ok {
+	if _, ok := got.args[integrations.TokenParam]; ok {
 		t.Error("confirmation_token reached the tool")
 	}
 	if !regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-8[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`).MatchString(got.key) {
@@ -235,7 +235,7 @@ func TestTokenRunsOnceWithIdempotencyKey(t *testing.T) {
 	}
 
 	// A replay of the same confirmation asks again and runs nothing.
-	res = f.call(t, ctx, with(args, tokenParam, tok))
+	res = f.call(t, ctx, with(args, integrations.TokenParam, tok))
 	fresh := confirmation(t, res)
 	if fresh == tok || !strings.Contains(text(res), "already used") {
 		t.Errorf("replay: %q", text(res))
@@ -245,7 +245,7 @@ func TestTokenRunsOnceWithIdempotencyKey(t *testing.T) {
 	}
 
 	// The next confirmation gets its own key.
-	f.call(t, ctx, with(args, tokenParam, fresh))
+	f.call(t, ctx, with(args, integrations.TokenParam, fresh))
 	if f.spy.count() != 2 || f.spy.last().key == got.key {
 		t.Errorf("second confirmation reused key %q", got.key)
 	}
@@ -260,37 +260,37 @@ func TestTokenRefused(t *testing.T) {
 		reason string
 	}{
 		{"changed amount", func(_ *fixture, tok string) (context.Context, map[string]any) {
-			return ctx, with(with(args, "amount", 500.0), tokenParam, tok)
+			return ctx, with(with(args, "amount", 500.0), integrations.TokenParam, tok)
 		}, "not issued for this tool"},
 		{"added argument", func(_ *fixture, tok string) (context.Context, map[string]any) {
-			return ctx, with(with(args, "pin", "1"), tokenParam, tok)
+			return ctx, with(with(args, "pin", "1"), integrations.TokenParam, tok)
 		}, "not issued"},
 		{"other client", func(_ *fixture, tok string) (context.Context, map[string]any) {
-			return WithCaller(context.Background(), Caller{ClientID: "other"}), with(args, tokenParam, tok)
+			return WithCaller(context.Background(), Caller{ClientID: "other"}), with(args, integrations.TokenParam, tok)
 		}, "not issued"},
 		{"other session", func(_ *fixture, tok string) (context.Context, map[string]any) {
-			return withSession(ctx, "s-2", nil), with(args, tokenParam, tok)
+			return withSession(ctx, "s-2", nil), with(args, integrations.TokenParam, tok)
 		}, "not issued"},
 		{"expired", func(f *fixture, tok string) (context.Context, map[string]any) {
 			f.clock.add(2*time.Minute + time.Millisecond)
-			return ctx, with(args, tokenParam, tok)
+			return ctx, with(args, integrations.TokenParam, tok)
 		}, "expired"},
 		{"flipped character", func(_ *fixture, tok string) (context.Context, map[string]any) {
 			b := []byte(tok)
 			b[len(b)/2] ^= 1
-			return ctx, with(args, tokenParam, string(b))
+			return ctx, with(args, integrations.TokenParam, string(b))
 		}, "not issued"},
 		{"forged", func(_ *fixture, _ string) (context.Context, map[string]any) {
-			return ctx, with(args, tokenParam, base64.RawURLEncoding.EncodeToString(append([]byte{tokenVersion}, make([]byte, tokenLen-1)...)))
+			return ctx, with(args, integrations.TokenParam, base64.RawURLEncoding.EncodeToString(append([]byte{tokenVersion}, make([]byte, tokenLen-1)...)))
 		}, "not issued"},
 		{"garbage", func(_ *fixture, _ string) (context.Context, map[string]any) {
-			return ctx, with(args, tokenParam, "yes, the caller agreed")
+			return ctx, with(args, integrations.TokenParam, "yes, the caller agreed")
 		}, "not issued"},
 		{"not a string", func(_ *fixture, _ string) (context.Context, map[string]any) {
-			return ctx, with(args, tokenParam, 12345.0)
+			return ctx, with(args, integrations.TokenParam, 12345.0)
 		}, "not issued"},
 		{"truncated", func(_ *fixture, tok string) (context.Context, map[string]any) {
-			return ctx, with(args, tokenParam, tok[:len(tok)-2])
+			return ctx, with(args, integrations.TokenParam, tok[:len(tok)-2])
 		}, "not issued"},
 	}
 	for _, tc := range cases {
@@ -316,7 +316,7 @@ func TestTokenRefused(t *testing.T) {
 
 func TestTokenEmptyIsAFirstCall(t *testing.T) {
 	f := newFixture(t, tokenPolicy(), "Refund {{.amount}}?", Deps{})
-	res := f.call(t, context.Background(), map[string]any{"order_id": "A", "amount": 1.0, tokenParam: ""})
+	res := f.call(t, context.Background(), map[string]any{"order_id": "A", "amount": 1.0, integrations.TokenParam: ""})
 	confirmation(t, res)
 	if strings.Contains(text(res), "not accepted") {
 		t.Errorf("an empty token was reported as refused: %q", text(res))
@@ -333,7 +333,7 @@ func TestTokenBindsMeaningNotEncoding(t *testing.T) {
 
 	var again mcp.CallToolRequest
 	again.Params.Name = "pay_refund"
-	again.Params.Arguments = map[string]any{"order_id": "A-1", "amount": json.Number("1.25e1"), tokenParam: tok}
+	again.Params.Arguments = map[string]any{"order_id": "A-1", "amount": json.Number("1.25e1"), integrations.TokenParam: tok}
 	res := f.callReq(t, context.Background(), again)
 	if res.IsError || f.spy.count() != 1 {
 		t.Fatalf("same arguments written differently were refused: %q", text(res))
@@ -344,29 +344,30 @@ func TestTokenRawArgumentsLoseTheToken(t *testing.T) {
 	f := newFixture(t, tokenPolicy(), "Refund {{.amount}}?", Deps{})
 	tok := confirmation(t, f.call(t, context.Background(), map[string]any{"order_id": "A-1", "amount": 12.5}))
 	var req mcp.CallToolRequest
-	req.Params.Arguments = map[string]any{"order_id": "A-1", "amount": 12.5, tokenParam: tok}
+	req.Params.Arguments = map[string]any{"order_id": "A-1", "amount": 12.5, integrations.TokenParam: tok}
 	req.Params.RawArguments = json.RawMessage(`{"order_id":"A-1","amount":12.5,"confirmation_token":"` + tok + `"}`)
 	inner := &rawSpy{}
 	tool := refundTool(t, inner, "Refund {{.amount}}?")
 	p, _ := New(tokenPolicy(), Deps{})
 	// a fresh policy: ask, then confirm through it
-	h := p.Expose([]*integrations.Tool{tool})[0].Handler
+	h := expose(p, []*integrations.Tool{tool})[0].Handler
 	first, _ := h.Call(context.Background(), callReq(map[string]any{"order_id": "A-1", "amount": 12.5}))
 	tok = confirmation(t, first)
-	req.Params.Arguments = map[string]any{"order_id": "A-1", "amount": 12.5, tokenParam: tok}
+	req.Params.Arguments = map[string]any{"order_id": "A-1", "amount": 12.5, integrations.TokenParam: tok}
 	req.Params.RawArguments = json.RawMessage(`{"order_id":"A-1","amount":12.5,"confirmation_token":"` + tok + `"}`)
 	if _, err := h.Call(context.Background(), req); err != nil {
 		t.Fatal(err)
 	}
-	if inner.raw == "" || strings.Contains(inner.raw, tokenParam) || !strings.Contains(inner.raw, `"amount":12.5`) {
+	if inner.raw == "" || strings.Contains(inner.raw, integrations.TokenParam) || !strings.Contains(inner.raw, `"amount":12.5`) {
 		t.Errorf("raw arguments reaching the tool: %s", inner.raw)
 	}
 }
 
 type rawSpy struct{ raw string }
 
-func (r *rawSpy) Call(_ context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
-	r.raw = string(req.Params.RawArguments)
+func (r *rawSpy) Call(_ context.Context, c *integrations.Call) (*mcp.CallToolResult, error) {
+	b, _ := json.Marshal(c.Args)
+	r.raw = string(b)
 	return mcp.NewToolResultText("ok"), nil
 }
 
@@ -382,7 +383,7 @@ func TestConcurrentReplaysRunOnce(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			<-start
-			if _, err := f.h.Call(ctx, callReq(with(args, tokenParam, tok))); err != nil {
+			if _, err := f.h.Call(ctx, callReq(with(args, integrations.TokenParam, tok))); err != nil {
 				t.Error(err)
 			}
 		}()
@@ -395,30 +396,34 @@ func TestConcurrentReplaysRunOnce(t *testing.T) {
 }
 
 func TestUsedNoncesArePruned(t *testing.T) {
-	var n nonceSet
-	now := time.Unix(1000, 0)
+	clk := &clock{t: time.Unix(1000, 0)}
+	c := &confirmer{now: clk.now}
+	m := newMemoryClaims(clk.now)
+	c.once = m
+	ctx := context.Background()
 	for i := range 100 {
 		var tk ticket
 		tk.nonce[0], tk.nonce[1] = byte(i), 1
-		tk.exp = now.Add(time.Minute).UnixMilli()
-		if why := n.consume(tk, now); why != "" {
-			t.Fatalf("fresh nonce refused: %s", why)
+		tk.exp = clk.now().Add(time.Minute).UnixMilli()
+		if why, err := c.consume(ctx, tk); why != "" || err != nil {
+			t.Fatalf("fresh nonce refused: %s %v", why, err)
 		}
-		if why := n.consume(tk, now); why != rejectReused {
+		if why, _ := c.consume(ctx, tk); why != rejectReused {
 			t.Fatalf("nonce used twice: %q", why)
 		}
 	}
+	clk.add(time.Minute + pruneGrace + time.Second)
 	var late ticket
-	late.exp = now.Add(time.Hour).UnixMilli()
-	if why := n.consume(late, now.Add(time.Minute+pruneGrace+time.Second)); why != "" {
+	late.exp = clk.now().Add(time.Hour).UnixMilli()
+	if why, _ := c.consume(ctx, late); why != "" {
 		t.Fatalf("fresh nonce refused: %s", why)
 	}
-	if got := n.len(); got != 1 {
+	if got := m.len(); got != 1 {
 		t.Errorf("%d nonces remembered after their tokens expired, want 1", got)
 	}
 	var expired ticket
-	expired.exp = now.UnixMilli()
-	if why := n.consume(expired, now); why != rejectExpired {
+	expired.exp = clk.now().UnixMilli()
+	if why, _ := c.consume(ctx, expired); why != rejectExpired {
 		t.Errorf("expired ticket: %q", why)
 	}
 }
@@ -436,11 +441,11 @@ func TestSharedKeyAcrossReplicas(t *testing.T) {
 	b := newFixture(t, cfg, "Refund {{.amount}}?", Deps{Secrets: sec})
 	args := map[string]any{"order_id": "A-1", "amount": 12.5}
 	tok := confirmation(t, a.call(t, context.Background(), args))
-	if res := b.call(t, context.Background(), with(args, tokenParam, tok)); res.IsError || b.spy.count() != 1 {
+	if res := b.call(t, context.Background(), with(args, integrations.TokenParam, tok)); res.IsError || b.spy.count() != 1 {
 		t.Fatalf("replica b refused replica a's token: %q", text(res))
 	}
 	// Replica a has not seen it used, so it runs it too, with the same key.
-	a.call(t, context.Background(), with(args, tokenParam, tok))
+	a.call(t, context.Background(), with(args, integrations.TokenParam, tok))
 	if a.spy.count() != 1 || a.spy.last().key != b.spy.last().key {
 		t.Errorf("replicas derived different idempotency keys: %q %q", a.spy.last().key, b.spy.last().key)
 	}
@@ -449,7 +454,7 @@ func TestSharedKeyAcrossReplicas(t *testing.T) {
 	c := newFixture(t, tokenPolicy(), "Refund {{.amount}}?", Deps{})
 	d := newFixture(t, tokenPolicy(), "Refund {{.amount}}?", Deps{})
 	tok = confirmation(t, c.call(t, context.Background(), args))
-	confirmation(t, d.call(t, context.Background(), with(args, tokenParam, tok)))
+	confirmation(t, d.call(t, context.Background(), with(args, integrations.TokenParam, tok)))
 }
 
 type secretsFunc func(ctx context.Context, ref string) (string, error)
@@ -523,7 +528,7 @@ func TestValidateBeforeAsking(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := p.Expose([]*integrations.Tool{refundTool(t, validatingSpy{s}, "Refund {{.amount}}?")})[0].Handler
+	h := expose(p, []*integrations.Tool{refundTool(t, validatingSpy{s}, "Refund {{.amount}}?")})[0].Handler
 	res, err := h.Call(context.Background(), callReq(map[string]any{"order_id": "A", "amount": 900.0}))
 	if err != nil || !res.IsError || !strings.Contains(text(res), "at most 500") {
 		t.Fatalf("invalid arguments were not refused before asking: %v %q", err, text(res))
@@ -539,7 +544,7 @@ func TestSchemaDeclaresToken(t *testing.T) {
 	structTool := &integrations.Tool{Definition: mcp.NewTool("pay_struct", mcp.WithString("x")), Integration: "pay", Handler: &spy{}}
 	structTool.Confirm = confirmTool.Confirm
 	before, _ := json.Marshal(confirmTool.Definition)
-	exposed := p.Expose([]*integrations.Tool{confirmTool, plain, structTool})
+	exposed := expose(p, []*integrations.Tool{confirmTool, plain, structTool})
 	schemas := map[string]map[string]any{}
 	for _, e := range exposed {
 		b, _ := json.Marshal(e.Definition)
@@ -553,7 +558,7 @@ func TestSchemaDeclaresToken(t *testing.T) {
 	}
 	for _, name := range []string{"pay_refund", "pay_struct"} {
 		props := schemas[name]["properties"].(map[string]any)
-		tp, ok := props[tokenParam].(map[string]any)
+		tp, ok := props[integrations.TokenParam].(map[string]any)
 		if !ok || tp["type"] != "string" {
 			t.Errorf("%s does not declare confirmation_token: %v", name, schemas[name])
 		}
@@ -561,7 +566,7 @@ func TestSchemaDeclaresToken(t *testing.T) {
 			t.Errorf("%s: required changed: %v", name, req)
 		}
 	}
-	if _, ok := schemas["pay_refund_plain"]["properties"].(map[string]any)[tokenParam]; ok {
+	if _, ok := schemas["pay_refund_plain"]["properties"].(map[string]any)[integrations.TokenParam]; ok {
 		t.Error("a tool without confirmation declares confirmation_token")
 	}
 	if after, _ := json.Marshal(confirmTool.Definition); !bytes.Equal(before, after) {
@@ -752,7 +757,7 @@ func TestTamperedRequestStateRefused(t *testing.T) {
 	t.Run("a requestState as token", func(t *testing.T) {
 		f := newFixture(t, elicitPolicy("auto"), "Refund {{.amount}}?", Deps{})
 		state, _ := question(t, f.call(t, modern(canElicit), args))
-		confirmation(t, f.call(t, modern(mcp.ClientCapabilities{}), with(args, tokenParam, state)))
+		confirmation(t, f.call(t, modern(mcp.ClientCapabilities{}), with(args, integrations.TokenParam, state)))
 		if f.spy.count() != 0 {
 			t.Fatal("ran")
 		}
@@ -800,7 +805,7 @@ func TestElicitModeNeedsACapableClient(t *testing.T) {
 	// A token is never accepted in elicit mode, however it was obtained.
 	g := newFixture(t, tokenPolicy(), "Refund {{.amount}}?", Deps{})
 	tok := confirmation(t, g.call(t, modern(canElicit), args))
-	question(t, f.call(t, modern(canElicit), with(args, tokenParam, tok)))
+	question(t, f.call(t, modern(canElicit), with(args, integrations.TokenParam, tok)))
 	if f.spy.count() != 0 {
 		t.Fatal("ran")
 	}

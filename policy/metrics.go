@@ -36,16 +36,14 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 // middleware observes every call; it runs inside the edge, so it sees the
 // error before the edge turns it into a result.
 func (m *Metrics) middleware(t *integrations.Tool, next integrations.Handler) integrations.Handler {
-	return integrations.HandlerFunc(func(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+	return integrations.HandlerFunc(func(ctx context.Context, c *integrations.Call) (*mcp.CallToolResult, error) {
 		start := time.Now()
-		res, err := next.Call(ctx, req)
+		res, err := next.Call(ctx, c)
 		m.duration.WithLabelValues(t.Name()).Observe(time.Since(start).Seconds())
 		label := outcome(res, err)
-		if rec, ok := ctx.Value(recordKey{}).(*callRecord); ok {
-			switch rec.decision {
-			case DecisionConfirmationRequired, DecisionDenied, DecisionDeclined:
-				label = string(rec.decision)
-			}
+		switch d := decisionOf(c); d {
+		case DecisionConfirmationRequired, DecisionDenied, DecisionDeclined:
+			label = string(d)
 		}
 		m.calls.WithLabelValues(t.Name(), label).Inc()
 		return res, err

@@ -27,12 +27,12 @@ func TestMetricsCountPolicyDecisions(t *testing.T) {
 		Definition:  mcp.NewTool("shop_refund", mcp.WithNumber("amount", mcp.Required())),
 		Integration: "shop",
 		Confirm:     tmpl,
-		Handler: integrations.HandlerFunc(func(context.Context, mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+		Handler: integrations.HandlerFunc(func(context.Context, *integrations.Call) (*mcp.CallToolResult, error) {
 			ran++
 			return mcp.NewToolResultText("done"), nil
 		}),
 	}
-	exposed := p.Expose([]*integrations.Tool{tool})
+	exposed := expose(p, []*integrations.Tool{tool})
 	var req mcp.CallToolRequest
 	req.Params.Name = "shop_refund"
 	req.Params.Arguments = map[string]any{"amount": 5.0}

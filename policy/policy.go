@@ -1,14 +1,13 @@
 // Package policy is the middleware every tool call passes through, whatever
 // its integration: who may call it (client allowlists, deny rules,
-// read-only), whether the user must confirm it first, the audit line, and the
-// one place where a failure becomes what the model sees and what the log sees.
+// read-only), whether the user must confirm it first, the audit line, the
+// metrics, and the one place where a failure becomes what the model sees and
+// what the log sees. Each concern is one file with its own tests.
 package policy
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
-	"runtime/debug"
 	"time"
 
 	"github.com/mark3labs/mcp-go/mcp"
@@ -26,8 +25,21 @@ type Deps struct {
 	Audit *Audit
 	// Secrets resolves policy.confirmation.key; needed only when it is set.
 	Secrets Secrets
+	// Once remembers spent confirmations; nil keeps them in this process.
+	Once Claimer
 	// Now is the clock of confirmations; nil means time.Now.
 	Now func() time.Time
+}
+
+// Secrets resolves a secret reference (policy.confirmation.key).
+type Secrets interface {
+	Lookup(ctx context.Context, ref string) (string, error)
+}
+
+// Claimer records that a key was used, once across every replica that shares
+// it: Claim reports whether this was the first use within ttl.
+type Claimer interface {
+	Claim(ctx context.Context, key string, ttl time.Duration) (first bool, err error)
 }
 
 // Policy applies a config's policy block to tools.
@@ -39,7 +51,7 @@ type Policy struct {
 
 // New builds the policy of a checked config. A call passes, outermost
 // first: edge (what the model and the log see), audit, metrics, access
-// (client allowlists), confirmation, then the tool.
+// (client allowlists, undecodable arguments), confirmation, then the tool.
 func New(cfg configs.Policy, deps Deps) (*Policy, error) {
 	if deps.Logger == nil {
 		deps.Logger = slog.New(slog.DiscardHandler)
@@ -56,82 +68,26 @@ func New(cfg configs.Policy, deps Deps) (*Policy, error) {
 	if deps.Metrics != nil {
 		p.mws = append(p.mws, deps.Metrics.middleware)
 	}
-	p.mws = append(p.mws, p.access, c.middleware(p.rules))
+	p.mws = append(p.mws, access, c.middleware)
 	return p, nil
 }
 
-// Exposed is a tool as clients see it, with its handler wrapped in policy.
-type Exposed struct {
-	Tool       *integrations.Tool
-	Action     Action
-	Definition mcp.Tool
-	Handler    integrations.Handler
-}
-
-// Expose returns the tools clients may see, denied ones left out (so a call
-// to one is refused as a call to an unknown tool), each wrapped in the policy
-// middleware. A tool that needs confirmation declares the optional
-// confirmation_token argument.
-func (p *Policy) Expose(tools []*integrations.Tool) []*Exposed {
-	var out []*Exposed
-	for _, t := range tools {
-		act := p.rules.Action(t)
-		if act == Deny {
-			continue
-		}
-		def := t.Definition
-		if act == Confirm {
-			def.Annotations.ReadOnlyHint = mcp.ToBoolPtr(false)
-			def.Annotations.DestructiveHint = mcp.ToBoolPtr(true)
-			def = withTokenParam(def)
-		}
-		out = append(out, &Exposed{
-			Tool:       t,
-			Action:     act,
-			Definition: def,
-			Handler:    integrations.Wrap(t, p.mws...),
-		})
+// Expose returns t as clients see it, or nil when a deny rule (or read_only)
+// hides it, so that a call to it is refused as a call to an unknown tool. A
+// tool that needs confirmation is marked destructive and declares the
+// optional confirmation_token argument. It is the registry's expose hook.
+func (p *Policy) Expose(t *integrations.Tool) *integrations.Tool {
+	act := p.rules.Action(t)
+	if act == Deny {
+		return nil
 	}
-	return out
-}
-
-// edge is the outermost middleware: it decides once what the model and the
-// log each get to see. Errors become an isError result with the public
-// sentence; the detail goes to the log only; a panic never reaches the
-// client or stops the server.
-func (p *Policy) edge(t *integrations.Tool, next integrations.Handler) integrations.Handler {
-	return integrations.HandlerFunc(func(ctx context.Context, req mcp.CallToolRequest) (res *mcp.CallToolResult, err error) {
-		start := time.Now()
-		defer func() {
-			if r := recover(); r != nil {
-				p.log.Error("tool panicked", "tool", t.Name(), "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
-				res, err = mcp.NewToolResultError(integrations.PublicMessage(nil)), nil
-			}
-		}()
-		res, err = next.Call(ctx, req)
-		dur := time.Since(start)
-		if err != nil {
-			level := slog.LevelWarn
-			if integrations.KindOf(err) == integrations.KindInternal {
-				level = slog.LevelError
-			}
-			p.log.Log(ctx, level, "tool call failed", "tool", t.Name(), "kind", integrations.KindOf(err),
-				"status", integrations.StatusOf(err), "duration", dur, "error", err.Error())
-			return mcp.NewToolResultError(integrations.PublicMessage(err)), nil
-		}
-		p.log.Debug("tool call", "tool", t.Name(), "duration", dur)
-		return res, nil
-	})
-}
-
-// access refuses a call from a client that may not use the tool's
-// integration: to that client the tool does not exist.
-func (p *Policy) access(t *integrations.Tool, next integrations.Handler) integrations.Handler {
-	return integrations.HandlerFunc(func(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
-		if !CallerFrom(ctx).Allows(t.Integration) {
-			record(ctx, DecisionDenied, "client_not_allowed")
-			return nil, integrations.Errorf(integrations.KindInvalid, nil, "There is no tool named %s.", t.Name())
-		}
-		return next.Call(ctx, req)
-	})
+	e := *t
+	if act == Confirm {
+		e.NeedsConfirmation = true
+		e.Definition.Annotations.ReadOnlyHint = mcp.ToBoolPtr(false)
+		e.Definition.Annotations.DestructiveHint = mcp.ToBoolPtr(true)
+		e.Definition = withTokenParam(e.Definition)
+	}
+	e.Handler = integrations.Wrap(&e, p.mws...)
+	return &e
 }

@@ -81,7 +81,7 @@ func TestExposeHidesDenied(t *testing.T) {
 			t.Fatal(err)
 		}
 		var out []string
-		for _, e := range p.Expose(tools) {
+		for _, e := range expose(p, tools) {
 			out = append(out, e.Definition.Name)
 			if e.Action == Confirm && (e.Definition.Annotations.DestructiveHint == nil || !*e.Definition.Annotations.DestructiveHint) {
 				t.Errorf("%s needs confirmation but is not destructiveHint", e.Definition.Name)
@@ -103,7 +103,7 @@ func TestAccessRefusesOtherIntegrations(t *testing.T) {
 	p, _ := New(configs.Policy{}, Deps{})
 	s := &spy{}
 	tool := &integrations.Tool{Definition: mcp.NewTool("pay_get"), Integration: "pay", Handler: s}
-	h := p.Expose([]*integrations.Tool{tool})[0].Handler
+	h := expose(p, []*integrations.Tool{tool})[0].Handler
 	ctx := WithCaller(context.Background(), Caller{ClientID: "crm-only", Integrations: map[string]bool{"crm": true}})
 	res, err := h.Call(ctx, callReq(nil))
 	if err != nil || !res.IsError || text(res) != "There is no tool named pay_get." || s.count() != 0 {

@@ -7,7 +7,7 @@ import (
 	"net/url"
 	"strings"
 
-	"github.com/switchboard-dev/switchboard/policy"
+	"github.com/switchboard-dev/switchboard/integrations"
 )
 
 // Client is one configured caller of the HTTP transport.
@@ -20,16 +20,16 @@ type Client struct {
 // authenticator maps a bearer key to its caller. Keys are compared by hash,
 // so lookup time does not depend on how much of a guessed key is right.
 type authenticator struct {
-	byHash map[[32]byte]policy.Caller
+	byHash map[[32]byte]integrations.Caller
 }
 
 func newAuthenticator(clients []Client) *authenticator {
 	if len(clients) == 0 {
 		return nil
 	}
-	a := &authenticator{byHash: map[[32]byte]policy.Caller{}}
+	a := &authenticator{byHash: map[[32]byte]integrations.Caller{}}
 	for _, c := range clients {
-		caller := policy.Caller{ClientID: c.ID}
+		caller := integrations.Caller{ClientID: c.ID}
 		if len(c.Integrations) > 0 {
 			caller.Integrations = map[string]bool{}
 			for _, n := range c.Integrations {
@@ -47,7 +47,7 @@ func newAuthenticator(clients []Client) *authenticator {
 func (a *authenticator) requireClient(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if a == nil {
-			next.ServeHTTP(w, r.WithContext(policy.WithCaller(r.Context(), policy.Caller{})))
+			next.ServeHTTP(w, r.WithContext(WithCaller(r.Context(), integrations.Caller{})))
 			return
 		}
 		key, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
@@ -57,7 +57,7 @@ func (a *authenticator) requireClient(next http.Handler) http.Handler {
 			http.Error(w, "unauthorized: send Authorization: Bearer <client key>", http.StatusUnauthorized)
 			return
 		}
-		next.ServeHTTP(w, r.WithContext(policy.WithCaller(r.Context(), caller)))
+		next.ServeHTTP(w, r.WithContext(WithCaller(r.Context(), caller)))
 	})
 }
 

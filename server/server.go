@@ -1,19 +1,22 @@
-// Package server serves policy-wrapped tools over MCP: stdio for desktop
+// Package server serves the registry's tools over MCP: stdio for desktop
 // clients, and on one HTTP listener streamable HTTP (/mcp), legacy SSE
-// (/sse + /message), health, readiness and metrics. It knows who the client
-// is (its key) and hands that to policy; it knows nothing about upstreams.
+// (/sse + /message), health, readiness and metrics. It is the edge of a tool
+// call: it knows who the client is (its key), decodes each request once into
+// an integrations.Call, and hands that to the tool's policy-wrapped handler.
+// It knows nothing about upstreams.
 package server
 
 import (
 	"context"
 	"io"
 	"log/slog"
+	"reflect"
 	"sync"
 
 	"github.com/mark3labs/mcp-go/mcp"
 	mcpserver "github.com/mark3labs/mcp-go/server"
 
-	"github.com/switchboard-dev/switchboard/policy"
+	"github.com/switchboard-dev/switchboard/integrations"
 )
 
 // Options configure the MCP server.
@@ -26,69 +29,77 @@ type Options struct {
 	Inflight *sync.WaitGroup
 }
 
-// MCP is the mcp-go server with switchboard's tools on it. The tool set can
-// change while serving (an upstream MCP server's tools come and go); clients
-// are told with notifications/tools/list_changed.
+// MCP is the mcp-go server with the registry's tools on it. The tool set can
+// change while serving (an upstream MCP server's tools come and go); mcp-go
+// tells clients with notifications/tools/list_changed.
 type MCP struct {
 	*mcpserver.MCPServer
+	tools    *integrations.Registry
 	inflight *sync.WaitGroup
-	mu       sync.RWMutex
-	integ    map[string]string // exposed tool name → integration
+
+	mu         sync.Mutex
+	registered map[string]mcp.Tool // what mcp-go lists now
 }
 
-// NewMCP registers the exposed tools on an mcp-go server. tools/list shows a
+// NewMCP serves the tools of reg, and follows its changes. tools/list shows a
 // client only the tools of the integrations it may use.
-func NewMCP(tools []*policy.Exposed, opts Options) *MCP {
-	m := &MCP{inflight: opts.Inflight, integ: map[string]string{}}
+func NewMCP(reg *integrations.Registry, opts Options) *MCP {
+	m := &MCP{tools: reg, inflight: opts.Inflight, registered: map[string]mcp.Tool{}}
 	if m.inflight == nil {
 		m.inflight = &sync.WaitGroup{}
 	}
+	// No WithElicitation: elicitation is a client capability. The server
+	// asks through elicitation/create only when the client declared it.
 	m.MCPServer = mcpserver.NewMCPServer(opts.Name, opts.Version,
 		mcpserver.WithToolCapabilities(true),
-		mcpserver.WithElicitation(),
 		mcpserver.WithRecovery(),
 		mcpserver.WithInstructions(opts.Instructions),
 		mcpserver.WithToolFilter(m.visible),
 	)
-	m.Replace(nil, tools)
+	reg.Watch(m.sync)
+	m.sync()
 	return m
 }
 
 func (m *MCP) visible(ctx context.Context, list []mcp.Tool) []mcp.Tool {
-	c := policy.CallerFrom(ctx)
+	c := callerFrom(ctx)
 	if c.Integrations == nil {
 		return list
 	}
-	m.mu.RLock()
-	defer m.mu.RUnlock()
 	out := list[:0:0]
-	for _, t := range list {
-		if c.Allows(m.integ[t.Name]) {
-			out = append(out, t)
+	for _, d := range list {
+		if t, ok := m.tools.Lookup(d.Name); ok && c.Allows(t.Integration) {
+			out = append(out, d)
 		}
 	}
 	return out
 }
 
-// Replace swaps the tools in old for those in next: tools no longer present
-// are removed, the others added or updated.
-func (m *MCP) Replace(old, next []*policy.Exposed) {
-	keep := map[string]bool{}
-	var add []mcpserver.ServerTool
+// sync makes mcp-go list exactly the registry's tools: new and changed
+// definitions are added, vanished ones deleted. Handlers look the tool up at
+// call time, so a changed handler needs no re-registration.
+func (m *MCP) sync() {
 	m.mu.Lock()
-	for _, t := range next {
-		keep[t.Definition.Name] = true
-		m.integ[t.Definition.Name] = t.Tool.Integration
-		add = append(add, mcpserver.ServerTool{Tool: t.Definition, Handler: m.handler(t)})
+	defer m.mu.Unlock()
+	all := m.tools.All()
+	keep := make(map[string]bool, len(all))
+	var add []mcpserver.ServerTool
+	for _, t := range all {
+		name := t.Name()
+		keep[name] = true
+		if old, ok := m.registered[name]; ok && reflect.DeepEqual(old, t.Definition) {
+			continue
+		}
+		m.registered[name] = t.Definition
+		add = append(add, mcpserver.ServerTool{Tool: t.Definition, Handler: m.handle})
 	}
 	var gone []string
-	for _, t := range old {
-		if !keep[t.Definition.Name] {
-			gone = append(gone, t.Definition.Name)
-			delete(m.integ, t.Definition.Name)
+	for name := range m.registered {
+		if !keep[name] {
+			gone = append(gone, name)
+			delete(m.registered, name)
 		}
 	}
-	m.mu.Unlock()
 	if len(gone) > 0 {
 		m.DeleteTools(gone...)
 	}
@@ -97,13 +108,15 @@ func (m *MCP) Replace(old, next []*policy.Exposed) {
 	}
 }
 
-func (m *MCP) handler(t *policy.Exposed) mcpserver.ToolHandlerFunc {
-	h := t.Handler
-	return func(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
-		m.inflight.Add(1)
-		defer m.inflight.Done()
-		return h.Call(ctx, req)
+// handle is the edge of every MCP tool call.
+func (m *MCP) handle(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+	m.inflight.Add(1)
+	defer m.inflight.Done()
+	t, ok := m.tools.Lookup(req.Params.Name)
+	if !ok {
+		return mcp.NewToolResultError(integrations.UnknownTool(req.Params.Name).Public), nil
 	}
+	return t.Handler.Call(ctx, m.newCall(ctx, t, req))
 }
 
 // ServeStdio serves s on stdin/stdout until ctx ends or stdin closes.
@@ -111,7 +124,7 @@ func ServeStdio(ctx context.Context, s *MCP, stdin io.Reader, stdout io.Writer, 
 	stdio := mcpserver.NewStdioServer(s.MCPServer)
 	stdio.SetErrorLogger(slog.NewLogLogger(logger.Handler(), slog.LevelError))
 	stdio.SetContextFunc(func(ctx context.Context) context.Context {
-		return policy.WithCaller(ctx, policy.Caller{ClientID: "stdio"})
+		return WithCaller(ctx, integrations.Caller{ClientID: "stdio"})
 	})
 	err := stdio.Listen(ctx, stdin, stdout)
 	if ctx.Err() != nil {

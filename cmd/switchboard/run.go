@@ -9,7 +9,6 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"net/http"
 	"os"
 	"sort"
 	"strings"
@@ -19,12 +18,8 @@ import (
 	"github.com/lmittmann/tint"
 	"github.com/mark3labs/mcp-go/mcp"
 
-	"github.com/switchboard-dev/switchboard/configs"
+	"github.com/switchboard-dev/switchboard/integrations"
 	"github.com/switchboard-dev/switchboard/internal/app"
-	"github.com/switchboard-dev/switchboard/internal/demoapi"
-	"github.com/switchboard-dev/switchboard/internal/secrets"
-	"github.com/switchboard-dev/switchboard/policy"
-	"github.com/switchboard-dev/switchboard/server"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -57,11 +52,10 @@ Environment: SWITCHBOARD_CONFIG, SWITCHBOARD_TRANSPORT, SWITCHBOARD_LISTEN.
 
 // common holds the flags every command shares.
 type common struct {
-	needSecrets bool // the command calls tools, so it needs the credential stores
-	config      string
-	dev         bool
-	logFormat   string
-	logLevel    string
+	config    string
+	dev       bool
+	logFormat string
+	logLevel  string
 }
 
 func (c *common) register(fs *flag.FlagSet, getenv func(string) string) {
@@ -136,106 +130,41 @@ func isTerminal(w io.Writer) bool {
 	return err == nil && st.Mode()&os.ModeCharDevice != 0
 }
 
-// loaded is a config with what it needs at run time.
-type loaded struct {
-	cfg     *configs.Config
-	stderr  io.Writer // the audit log when audit.path is unset
-	vault   secrets.Source
-	check   func(context.Context) error
-	cleanup func()
+// source is the config the flags name.
+func (c common) source() (app.Source, error) {
+	switch {
+	case c.dev && c.config != "":
+		return app.Source{}, usagef("--dev and --config cannot be used together")
+	case c.dev:
+		return app.Source{Dev: true}, nil
+	case c.config == "":
+		return app.Source{}, usagef("--config FILE is required (or SWITCHBOARD_CONFIG, or --dev for the demo)")
+	}
+	return app.Source{File: c.config}, nil
 }
 
-// load reads the config named by the flags: --dev starts the bundled sample
-// API on loopback and serves vault: references from an in-memory store.
-func load(ctx context.Context, c common, getenv func(string) string, logger *slog.Logger, stderr io.Writer) (l *loaded, err error) {
-	defer func() {
-		if l != nil {
-			l.stderr = stderr
-		}
-	}()
-	if c.dev && c.config != "" {
-		return nil, usagef("--dev and --config cannot be used together")
-	}
-	if c.dev {
-		return loadDev(logger, getenv)
-	}
-	if c.config == "" {
-		return nil, usagef("--config FILE is required (or SWITCHBOARD_CONFIG, or --dev for the demo)")
-	}
-	cfg, err := configs.LoadFile(c.config, getenv)
-	if err != nil {
-		return nil, err
-	}
-	l = &loaded{cfg: cfg, cleanup: func() {}}
-	// Listing http tools needs no secret, so `tools` works without Vault;
-	// anything that connects or calls does.
-	if c.needSecrets || hasMCP(cfg) {
-		if err := openVault(ctx, l, getenv, logger); err != nil {
-			return nil, err
-		}
-	}
-	return l, nil
-}
-
-func loadDev(logger *slog.Logger, getenv func(string) string) (*loaded, error) {
-	keys, err := demoapi.GenerateKeys()
-	if err != nil {
-		return nil, err
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return nil, fmt.Errorf("start demo API: %w", err)
-	}
-	srv := &http.Server{Handler: demoapi.New(keys), ReadHeaderTimeout: 5 * time.Second}
-	go func() { _ = srv.Serve(ln) }()
-	demoURL := "http://" + ln.Addr().String()
-	logger.Info("demo API listening", "url", demoURL)
-	cfg, err := configs.LoadBundled("dev.yaml", func(k string) string {
-		if k == "SWITCHBOARD_DEMO_URL" {
-			return demoURL
-		}
-		return getenv(k)
-	})
-	if err != nil {
-		srv.Close()
-		return nil, fmt.Errorf("bundled dev config: %w", err)
-	}
-	return &loaded{cfg: cfg, vault: devSecrets(keys), cleanup: func() { srv.Close() }}, nil
-}
-
-// build makes the logger and the App the flags describe; done releases both
-// the App and what loading started (the demo API, the Vault client).
-func build(ctx context.Context, c common, getenv func(string) string, stderr io.Writer) (*app.App, *slog.Logger, func(), error) {
+// open builds the logger and the App the flags describe. offline: the
+// command only lists tools, so Vault is not needed unless upstream MCP
+// servers must be asked for theirs.
+func open(ctx context.Context, c common, offline bool, getenv func(string) string, stderr io.Writer) (*app.App, *slog.Logger, error) {
 	logger, err := newLogger(c, stderr)
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, nil, err
 	}
-	l, err := load(ctx, c, getenv, logger, stderr)
+	src, err := c.source()
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, nil, err
 	}
-	a, err := l.app(ctx, logger, getenv)
+	a, err := app.Open(ctx, src, app.Options{Version: version, Getenv: getenv, Logger: logger, Stderr: stderr, Offline: offline})
 	if err != nil {
-		l.cleanup()
-		return nil, nil, nil, err
+		return nil, nil, err
 	}
-	return a, logger, func() { a.Close(); l.cleanup() }, nil
-}
-
-func (l *loaded) app(ctx context.Context, logger *slog.Logger, getenv func(string) string) (*app.App, error) {
-	return app.New(ctx, l.cfg, app.Options{
-		Version:    version,
-		Getenv:     getenv,
-		Logger:     logger,
-		Vault:      l.vault,
-		VaultCheck: l.check,
-		Stderr:     l.stderr,
-	})
+	return a, logger, nil
 }
 
 func cmdServe(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	c := common{needSecrets: true}
+	var c common
 	c.register(fs, getenv)
 	transport := fs.String("transport", getenv("SWITCHBOARD_TRANSPORT"), "stdio (default) or http; sse is a synonym of http")
 	listen := fs.String("listen", getenv("SWITCHBOARD_LISTEN"), "address for --transport http (default 127.0.0.1:8080)")
@@ -254,43 +183,24 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 	default:
 		return usagef("--transport %q: want stdio or http", *transport)
 	}
-	a, logger, done, err := build(ctx, c, getenv, stderr)
+	a, logger, err := open(ctx, c, false, getenv, stderr)
 	if err != nil {
 		return err
 	}
-	defer done()
+	defer a.Close()
 	if err := a.Ready(ctx); err != nil {
 		// Vault may come back; calls say what is wrong meanwhile, and
 		// /readyz reports it so an orchestrator holds traffic back.
 		logger.Error("not ready; serving anyway", "error", err)
 	}
 	if *transport == "stdio" {
-		logger.Info("serving over stdio", "tools", len(a.Tools()))
-		return server.ServeStdio(ctx, a.MCP, stdin, stdout, logger)
+		return a.ServeStdio(ctx, stdin, stdout)
 	}
-	addr := *listen
-	if addr == "" {
-		addr = a.Config.Server.Listen
-	}
-	clients, err := a.Clients(ctx)
-	if err != nil {
-		return err
-	}
-	h := server.NewHTTP(a.MCP, server.HTTPOptions{
-		Clients:        clients,
-		AllowedOrigins: a.Config.Server.AllowedOrigins,
-		MaxBodyBytes:   a.Config.Server.MaxBodyBytes,
-		Ready:          a.Ready,
-		Metrics:        a.Metrics(),
-		Logger:         logger,
-		Inflight:       a.Inflight,
-	})
-	ln, err := net.Listen("tcp", addr)
+	ln, err := net.Listen("tcp", a.Listen(*listen))
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
-	logger.Info("serving over HTTP", "mcp", "http://"+ln.Addr().String()+"/mcp", "sse", "http://"+ln.Addr().String()+"/sse", "tools", len(a.Tools()))
-	return h.Serve(ctx, ln, 30*time.Second, logger)
+	return a.ServeHTTP(ctx, ln)
 }
 
 func cmdValidate(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
@@ -302,50 +212,38 @@ func cmdValidate(ctx context.Context, args []string, getenv func(string) string,
 	} else if len(pos) > 0 {
 		return usagef("validate takes no arguments, got %q", pos)
 	}
-	if c.config == "" && !c.dev {
-		return usagef("--config FILE is required")
+	logger, err := newLogger(c, stderr)
+	if err != nil {
+		return err
 	}
-	var cfg *configs.Config
-	var err error
-	if c.dev {
-		cfg, err = configs.LoadBundled("dev.yaml", func(k string) string {
-			if k == "SWITCHBOARD_DEMO_URL" {
-				return "http://127.0.0.1:1"
-			}
-			return getenv(k)
-		})
-	} else {
-		cfg, err = configs.LoadFile(c.config, getenv)
+	src, err := c.source()
+	if err != nil {
+		return err
 	}
+	cfg, err := app.Load(src, getenv)
 	if err != nil {
 		fmt.Fprintln(stdout, err)
 		return errReported
 	}
 	n := 0
-	for _, in := range cfg.Integrations {
-		n += len(in.Tools.List)
-	}
-	fmt.Fprintf(stdout, "ok: %d integration(s), %d declared tool(s)\n", len(cfg.Integrations), n)
-	return testConnections(ctx, c, cfg, getenv, stdout, stderr)
-}
-
-// testConnections connects to each type: mcp integration and says what it
-// would expose, or why it cannot be reached.
-func testConnections(ctx context.Context, c common, cfg *configs.Config, getenv func(string) string, stdout, stderr io.Writer) error {
 	var upstreams []string
 	for _, in := range cfg.Integrations {
+		n += len(in.Tools.List)
 		if in.Type == "mcp" {
 			upstreams = append(upstreams, in.Name)
 		}
 	}
-	if len(upstreams) == 0 || c.dev {
+	fmt.Fprintf(stdout, "ok: %d integration(s), %d declared tool(s)\n", len(cfg.Integrations), n)
+	if len(upstreams) == 0 {
 		return nil
 	}
-	a, _, done, err := build(ctx, c, getenv, stderr)
+	// Test connections: connect to each type: mcp integration and say what
+	// it would expose, or why it cannot be reached.
+	a, err := app.New(ctx, cfg, app.Options{Version: version, Getenv: getenv, Logger: logger, Stderr: stderr})
 	if err != nil {
 		return err
 	}
-	defer done()
+	defer a.Close()
 	errs := waitUpstreams(ctx, a)
 	for _, name := range upstreams {
 		if errs[name] != nil {
@@ -354,8 +252,8 @@ func testConnections(ctx context.Context, c common, cfg *configs.Config, getenv 
 		}
 		var names []string
 		for _, t := range a.Tools() {
-			if t.Tool.Integration == name {
-				names = append(names, t.Definition.Name)
+			if t.Integration == name {
+				names = append(names, t.Name())
 			}
 		}
 		fmt.Fprintf(stdout, "%s: connected, %d tool(s): %s\n", name, len(names), strings.Join(names, ", "))
@@ -376,13 +274,13 @@ func cmdTools(ctx context.Context, args []string, getenv func(string) string, st
 	} else if len(pos) > 0 {
 		return usagef("tools takes no arguments, got %q", pos)
 	}
-	a, _, done, err := build(ctx, c, getenv, stderr)
+	a, _, err := open(ctx, c, true, getenv, stderr)
 	if err != nil {
 		return err
 	}
-	defer done()
+	defer a.Close()
 	upErrs := waitUpstreams(ctx, a)
-	list := ToolList(a.Tools())
+	list := a.ToolList()
 	if *asJSON {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
@@ -402,17 +300,8 @@ func cmdTools(ctx context.Context, args []string, getenv func(string) string, st
 	return upstreamError(upErrs)
 }
 
-func hasMCP(cfg *configs.Config) bool {
-	for _, in := range cfg.Integrations {
-		if in.Type == "mcp" {
-			return true
-		}
-	}
-	return false
-}
-
 // waitUpstreams gives the upstream MCP servers a moment to connect, so that
-// tools and validate show what they expose ("test connection").
+// tools, call and validate see what they expose ("test connection").
 func waitUpstreams(ctx context.Context, a *app.App) map[string]error {
 	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
@@ -433,37 +322,6 @@ func upstreamError(errs map[string]error) error {
 		fmt.Fprintf(&b, "\n  integration %s: %v", n, errs[n])
 	}
 	return fmt.Errorf("cannot reach upstream MCP server(s):%s", b.String())
-}
-
-// ListedTool is one line of `switchboard tools --json`: the tool exactly as
-// tools/list shows it, plus whether it needs confirmation.
-type ListedTool struct {
-	Name                 string             `json:"name"`
-	Description          string             `json:"description"`
-	InputSchema          json.RawMessage    `json:"inputSchema"`
-	Annotations          mcp.ToolAnnotation `json:"annotations"`
-	ConfirmationRequired bool               `json:"confirmationRequired"`
-}
-
-// ToolList renders exposed tools as clients see them, sorted by name.
-func ToolList(tools []*policy.Exposed) []ListedTool {
-	out := make([]ListedTool, 0, len(tools))
-	for _, t := range tools {
-		b, _ := json.Marshal(t.Definition)
-		var wire struct {
-			InputSchema json.RawMessage `json:"inputSchema"`
-		}
-		_ = json.Unmarshal(b, &wire)
-		out = append(out, ListedTool{
-			Name:                 t.Definition.Name,
-			Description:          t.Definition.Description,
-			InputSchema:          wire.InputSchema,
-			Annotations:          t.Definition.Annotations,
-			ConfirmationRequired: t.Action == policy.Confirm,
-		})
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
-	return out
 }
 
 func hints(a mcp.ToolAnnotation) string {
@@ -487,7 +345,7 @@ func firstLine(s string) string {
 
 func cmdCall(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("call", flag.ContinueOnError)
-	c := common{needSecrets: true}
+	var c common
 	c.register(fs, getenv)
 	argJSON := fs.String("args", "{}", "the tool's arguments as a JSON object")
 	asJSON := fs.Bool("json", false, "print the whole MCP result as JSON")
@@ -498,25 +356,17 @@ func cmdCall(ctx context.Context, args []string, getenv func(string) string, std
 	if len(pos) != 1 {
 		return usagef("call needs exactly one TOOL name, got %d", len(pos))
 	}
-	var toolArgs map[string]any
-	dec := json.NewDecoder(strings.NewReader(*argJSON))
-	dec.UseNumber()
-	if err := dec.Decode(&toolArgs); err != nil {
+	if _, err := integrations.DecodeArgs(json.RawMessage(*argJSON), nil); err != nil {
 		return usagef("--args: not a JSON object: %v", err)
 	}
-	a, _, done, err := build(ctx, c, getenv, stderr)
+	a, _, err := open(ctx, c, false, getenv, stderr)
 	if err != nil {
 		return err
 	}
-	defer done()
-	t, ok := a.Tool(pos[0])
-	if !ok {
-		return fmt.Errorf("no tool named %q (see switchboard tools)", pos[0])
-	}
-	var req mcp.CallToolRequest
-	req.Params.Name = pos[0]
-	req.Params.Arguments = toolArgs
-	res, err := t.Handler.Call(policy.WithCaller(ctx, policy.Caller{ClientID: "cli"}), req)
+	defer a.Close()
+	// An upstream MCP server's tools exist once it has been asked for them.
+	_ = waitUpstreams(ctx, a)
+	res, err := a.Call(ctx, pos[0], []byte(*argJSON))
 	if err != nil {
 		return err
 	}

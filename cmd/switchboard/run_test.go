@@ -18,6 +18,8 @@ import (
 
 	mcpclient "github.com/mark3labs/mcp-go/client"
 	"github.com/mark3labs/mcp-go/mcp"
+
+	"github.com/switchboard-dev/switchboard/internal/app"
 )
 
 func env(m map[string]string) func(string) string {
@@ -139,7 +141,7 @@ func TestToolSnapshots(t *testing.T) {
 			if string(want) != out {
 				t.Fatalf("tools of %s changed; review and run with UPDATE_SNAPSHOTS=true:\n%s", name, out)
 			}
-			var list []ListedTool
+			var list []app.ListedTool
 			if err := json.Unmarshal([]byte(out), &list); err != nil || len(list) == 0 {
 				t.Fatalf("not a tool list: %v", err)
 			}

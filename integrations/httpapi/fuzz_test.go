@@ -170,7 +170,7 @@ func (stubTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 
 type anySecret struct{}
 
-func (anySecret) Lookup(context.Context, string) (string, error) {
+func (anySecret) Resolve(context.Context, secrets.Ref) (string, error) {
 	return "fuzz-secret-1234", nil
 }
 
@@ -258,7 +258,7 @@ func FuzzConfigTools(f *testing.F) {
 						if err := json.Unmarshal([]byte(fmt.Sprintf(`{"name":%q,"arguments":%s}`, tl.Name(), raw)), &req.Params); err != nil {
 							return
 						}
-						_, err := tl.Handler.Call(context.Background(), req)
+						_, err := tl.Handler.Call(context.Background(), integrations.NewCall(tl, req.Params))
 						var ie *integrations.Error
 						if err != nil && !errors.As(err, &ie) {
 							t.Fatalf("tool %s failed with a bare %T: %v", tl.Name(), err, err)

@@ -4,7 +4,6 @@
 package httpapi
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -26,9 +25,9 @@ import (
 	"github.com/switchboard-dev/switchboard/internal/secrets"
 )
 
-// Secrets resolves a secret reference at call time.
+// Secrets reads a secret at call time; references are parsed at load.
 type Secrets interface {
-	Lookup(ctx context.Context, ref string) (string, error)
+	Resolve(ctx context.Context, ref secrets.Ref) (string, error)
 }
 
 // Deps are what the tools need from the outside.
@@ -59,6 +58,10 @@ type tool struct {
 	cfg       configs.Tool
 	params    []configs.Param
 	base      *url.URL
+	basePath  string    // the base URL's escaped path, without a trailing /
+	path      []segment // the tool's path template, compiled
+	headers   []header
+	authRef   *secrets.Ref // nil for auth type none
 	schema    *jsonschema.Schema
 	jq        *gojq.Code
 	validate  *validator.Validate
@@ -86,14 +89,34 @@ func New(in configs.Integration, deps Deps) ([]*integrations.Tool, error) {
 	if deps.Logger == nil {
 		deps.Logger = slog.New(slog.DiscardHandler)
 	}
+	headers, err := compileHeaders(in.Headers)
+	if err != nil {
+		return nil, fmt.Errorf("integration %s: %w", in.Name, err)
+	}
+	var authRef *secrets.Ref
+	if in.Auth.Type != "none" && in.Auth.Type != "" {
+		ref, err := secrets.ParseRef(in.Auth.Secret)
+		if err != nil {
+			return nil, fmt.Errorf("integration %s: auth.secret: %w", in.Name, err)
+		}
+		authRef = &ref
+	}
 	var out []*integrations.Tool
 	for _, tc := range in.Tools.List {
+		path, err := compilePath(tc.Path)
+		if err != nil {
+			return nil, fmt.Errorf("integration %s: tool %s: %w", in.Name, tc.Name, err)
+		}
 		t := &tool{
 			name:      in.Name + "_" + tc.Name,
 			integ:     in,
 			cfg:       tc,
 			params:    tc.Params,
 			base:      base,
+			basePath:  strings.TrimSuffix(base.EscapedPath(), "/"),
+			path:      path,
+			headers:   headers,
+			authRef:   authRef,
 			validate:  deps.Validate,
 			secrets:   deps.Secrets,
 			client:    deps.Client,
@@ -146,20 +169,20 @@ func New(in configs.Integration, deps Deps) ([]*integrations.Tool, error) {
 }
 
 // Call validates the arguments, sends the request and shapes the reply.
-func (t *tool) Call(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
-	args, problems := t.checkArgs(arguments(req))
+func (t *tool) Call(ctx context.Context, c *integrations.Call) (*mcp.CallToolResult, error) {
+	args, problems := t.checkArgs(exactNumbers(c.Args))
 	if problems != nil {
-		return nil, t.invalid(problems)
+		return nil, integrations.InvalidArgs(t.name, problems)
 	}
 	ctx, cancel := context.WithTimeout(ctx, t.cfg.Timeout)
 	defer cancel()
-	httpReq, used, err := t.buildRequest(ctx, args)
+	httpReq, used, err := t.buildRequest(ctx, args, c.IdempotencyKey)
 	if err != nil {
 		var ie *integrations.Error
 		if errors.As(err, &ie) {
 			return nil, err
 		}
-		return nil, t.secretError(err)
+		return nil, integrations.SecretError(t.integ.Name, err)
 	}
 	resp, err := t.client.Do(httpReq)
 	if err != nil {
@@ -172,26 +195,18 @@ func (t *tool) Call(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallTool
 	return t.readReply(ctx, resp, used)
 }
 
-// arguments decodes the call's arguments keeping integers exact: an ID above
-// 2^53 must not reach the upstream rounded through a float64.
-func arguments(req mcp.CallToolRequest) map[string]any {
-	if len(req.Params.RawArguments) > 0 {
-		dec := json.NewDecoder(bytes.NewReader(req.Params.RawArguments))
-		dec.UseNumber()
-		var m map[string]any
-		if dec.Decode(&m) == nil && m != nil {
-			return exactNumbers(m).(map[string]any)
-		}
+// exactNumbers copies the arguments with each json.Number as an int64 when
+// it is one, else a float64, which is what the schema and the validate tags
+// check; integers keep every digit.
+func exactNumbers(args map[string]any) map[string]any {
+	out := make(map[string]any, len(args))
+	for k, v := range args {
+		out[k] = exactNumber(v)
 	}
-	// In-process callers (switchboard call) may hand over json.Number too.
-	if m := req.GetArguments(); m != nil {
-		return exactNumbers(m).(map[string]any)
-	}
-	return nil
+	return out
 }
 
-// exactNumbers turns each json.Number into an int64 when it is one, else a float64.
-func exactNumbers(v any) any {
+func exactNumber(v any) any {
 	switch x := v.(type) {
 	case json.Number:
 		if i, err := x.Int64(); err == nil {
@@ -200,13 +215,13 @@ func exactNumbers(v any) any {
 		f, _ := x.Float64()
 		return f
 	case map[string]any:
-		for k, e := range x {
-			x[k] = exactNumbers(e)
-		}
+		return exactNumbers(x)
 	case []any:
+		out := make([]any, len(x))
 		for i, e := range x {
-			x[i] = exactNumbers(e)
+			out[i] = exactNumber(e)
 		}
+		return out
 	}
 	return v
 }
@@ -214,36 +229,10 @@ func exactNumbers(v any) any {
 // ValidateArgs checks arguments as Call does and sends nothing; policy uses
 // it so that a caller is never asked to confirm a call that would be refused.
 func (t *tool) ValidateArgs(args map[string]any) error {
-	if args != nil {
-		args = exactNumbers(args).(map[string]any)
-	}
-	if _, problems := t.checkArgs(args); problems != nil {
-		return t.invalid(problems)
+	if _, problems := t.checkArgs(exactNumbers(args)); problems != nil {
+		return integrations.InvalidArgs(t.name, problems)
 	}
 	return nil
-}
-
-func (t *tool) invalid(problems []string) error {
-	return integrations.Errorf(integrations.KindInvalid, nil,
-		"Invalid arguments for %s: %s. Correct them and call again.", t.name, strings.Join(problems, "; "))
-}
-
-// secretError says which integration could not get its credentials and why,
-// never what they are.
-func (t *tool) secretError(err error) error {
-	var why string
-	switch {
-	case errors.Is(err, secrets.ErrDenied):
-		why = "the secret store denied access to its credentials"
-	case errors.Is(err, secrets.ErrNotFound):
-		why = "its credentials are missing from the secret store"
-	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, secrets.ErrUnavailable):
-		why = "the secret store is unreachable right now"
-	default:
-		why = "its credentials could not be read"
-	}
-	return integrations.Errorf(integrations.KindUnavailable, err,
-		"%s cannot be used: %s. Tell the caller the system is unavailable and offer to follow up later.", t.integ.Name, why)
 }
 
 // transportError explains a failed exchange without the URL, which may hold
@@ -257,11 +246,9 @@ func (t *tool) transportError(ctx context.Context, err error) error {
 	var nerr net.Error
 	switch {
 	case errors.Is(ctx.Err(), context.DeadlineExceeded) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, os.ErrDeadlineExceeded) || (errors.As(err, &nerr) && nerr.Timeout()):
-		return integrations.Errorf(integrations.KindUnavailable, detail,
-			"%s did not answer within %s; try once more or offer to follow up later.", t.integ.Name, t.cfg.Timeout)
+		return integrations.Timeout(t.integ.Name, t.cfg.Timeout, detail)
 	case errors.Is(err, context.Canceled):
-		return integrations.Errorf(integrations.KindUnavailable, detail, "The call to %s was cancelled.", t.integ.Name)
+		return integrations.Cancelled(t.integ.Name, detail)
 	}
-	return integrations.Errorf(integrations.KindUnavailable, detail,
-		"%s cannot be reached right now; try again shortly or offer to follow up later.", t.integ.Name)
+	return integrations.Unreachable(t.integ.Name, detail)
 }

@@ -171,13 +171,19 @@ func tool(t testing.TB, tools map[string]*integrations.Tool, name string) *integ
 // mcp-go decodes a tools/call from the wire.
 func callRaw(ctx context.Context, t testing.TB, tl *integrations.Tool, argsJSON string) (*mcp.CallToolResult, error) {
 	t.Helper()
+	return tl.Handler.Call(ctx, newCall(t, tl, argsJSON))
+}
+
+// newCall decodes a tools/call the way the server's edge does.
+func newCall(t testing.TB, tl *integrations.Tool, argsJSON string) *integrations.Call {
+	t.Helper()
 	name, _ := json.Marshal(tl.Name())
 	var req mcp.CallToolRequest
 	req.Method = string(mcp.MethodToolsCall)
 	if err := json.Unmarshal([]byte(`{"name":`+string(name)+`,"arguments":`+argsJSON+`}`), &req.Params); err != nil {
 		t.Fatalf("bad test arguments %s: %v", argsJSON, err)
 	}
-	return tl.Handler.Call(ctx, req)
+	return integrations.NewCall(tl, req.Params)
 }
 
 func call(t testing.TB, tl *integrations.Tool, args map[string]any) (*mcp.CallToolResult, error) {
@@ -795,8 +801,10 @@ func TestRequestMappingPUTAndDELETE(t *testing.T) {
 
 func TestIdempotencyKey(t *testing.T) {
 	up, tools := shop(t, nil)
-	ctx := integrations.WithIdempotencyKey(context.Background(), "confirm-7d1e")
-	ok(t)(callRaw(ctx, t, tool(t, tools, "shop_refund"), `{"order_id":"A-1","amount":20}`))
+	tl := tool(t, tools, "shop_refund")
+	c := newCall(t, tl, `{"order_id":"A-1","amount":20}`)
+	c.IdempotencyKey = "confirm-7d1e"
+	ok(t)(tl.Handler.Call(context.Background(), c))
 	r := up.only(t)
 	if got := r.Header.Values("Idempotency-Key"); len(got) != 1 || got[0] != "confirm-7d1e" {
 		t.Fatalf("Idempotency-Key = %q", got)
@@ -1408,7 +1416,7 @@ integrations:
 	ctx, cancel := context.WithCancel(context.Background())
 	go func() { <-started; cancel() }()
 	ie := fails(t)(callRaw(ctx, t, tool(t, tools, "api_get"), `{}`))
-	if ie.Kind != integrations.KindUnavailable || !strings.Contains(ie.Public, "cancelled") {
+	if ie.Kind != integrations.KindCancelled || !strings.Contains(ie.Public, "cancelled") {
 		t.Errorf("Kind %s Public %q", ie.Kind, ie.Public)
 	}
 }

@@ -16,14 +16,69 @@ import (
 	"github.com/switchboard-dev/switchboard/internal/secrets"
 )
 
+// segment is one piece of a compiled path template: literal text, or the
+// name of the param whose value goes there.
+type segment struct {
+	lit   string
+	param string
+}
+
+// compilePath splits a checked path template into segments once, at load.
+func compilePath(path string) ([]segment, error) {
+	var out []segment
+	rest := path
+	for {
+		i := strings.IndexByte(rest, '{')
+		if i < 0 {
+			if rest != "" {
+				out = append(out, segment{lit: rest})
+			}
+			return out, nil
+		}
+		j := strings.IndexByte(rest[i:], '}') + i
+		if j < i {
+			return nil, fmt.Errorf("path %q: unbalanced {", path)
+		}
+		if i > 0 {
+			out = append(out, segment{lit: rest[:i]})
+		}
+		out = append(out, segment{param: rest[i+1 : j]})
+		rest = rest[j+1:]
+	}
+}
+
+// header is an integration header: a literal value, or a secret reference
+// read at call time.
+type header struct {
+	name, value string
+	ref         *secrets.Ref
+}
+
+// compileHeaders parses the integration's header values once, at load.
+func compileHeaders(h map[string]string) ([]header, error) {
+	out := make([]header, 0, len(h))
+	for k, v := range h {
+		hd := header{name: k, value: v}
+		if secrets.IsRef(v) {
+			ref, err := secrets.ParseRef(v)
+			if err != nil {
+				return nil, fmt.Errorf("header %s: %w", k, err)
+			}
+			hd.ref = &ref
+		}
+		out = append(out, hd)
+	}
+	return out, nil
+}
+
 // buildRequest maps checked arguments onto an HTTP request. Path and query
 // values are escaped, so no argument can add a path segment, a query key, a
 // header or a body field. It returns the secret values it used, so that the
 // caller can scrub them from anything the upstream echoes back.
-func (t *tool) buildRequest(ctx context.Context, args map[string]any) (*http.Request, *secrets.Redactor, error) {
+func (t *tool) buildRequest(ctx context.Context, args map[string]any, idempotencyKey string) (*http.Request, *secrets.Redactor, error) {
 	used := &secrets.Redactor{}
-	reveal := func(ref string) (string, error) {
-		v, err := t.secrets.Lookup(ctx, ref)
+	reveal := func(ref secrets.Ref) (string, error) {
+		v, err := t.secrets.Resolve(ctx, ref)
 		if err == nil {
 			used.Add(v)
 		}
@@ -31,21 +86,13 @@ func (t *tool) buildRequest(ctx context.Context, args map[string]any) (*http.Req
 	}
 
 	var escPath strings.Builder
-	escPath.WriteString(strings.TrimSuffix(t.base.EscapedPath(), "/"))
-	rest := t.cfg.Path
-	for {
-		i := strings.IndexByte(rest, '{')
-		if i < 0 {
-			escPath.WriteString(rest)
-			break
+	escPath.WriteString(t.basePath)
+	for _, s := range t.path {
+		if s.param == "" {
+			escPath.WriteString(s.lit)
+		} else {
+			escPath.WriteString(url.PathEscape(scalarString(args[s.param])))
 		}
-		j := strings.IndexByte(rest[i:], '}') + i
-		if j < i {
-			return nil, nil, fmt.Errorf("path %q: unbalanced {", t.cfg.Path)
-		}
-		escPath.WriteString(rest[:i])
-		escPath.WriteString(url.PathEscape(scalarString(args[rest[i+1:j]])))
-		rest = rest[j+1:]
 	}
 	u := *t.base
 	u.RawPath = escPath.String()
@@ -56,7 +103,7 @@ func (t *tool) buildRequest(ctx context.Context, args map[string]any) (*http.Req
 	u.Path = p
 
 	q := u.Query()
-	headers := http.Header{}
+	headers := make(http.Header, len(t.headers)+4)
 	body := map[string]any{}
 	for _, prm := range t.cfg.Params {
 		v, ok := args[prm.Name]
@@ -79,13 +126,14 @@ func (t *tool) buildRequest(ctx context.Context, args map[string]any) (*http.Req
 		}
 	}
 
-	for k, v := range t.integ.Headers {
-		if secrets.IsRef(v) {
-			if v, err = reveal(v); err != nil {
+	for _, h := range t.headers {
+		v := h.value
+		if h.ref != nil {
+			if v, err = reveal(*h.ref); err != nil {
 				return nil, nil, err
 			}
 		}
-		headers.Set(k, v)
+		headers.Set(h.name, v)
 	}
 	if headers.Get("Accept") == "" {
 		headers.Set("Accept", "application/json")
@@ -94,8 +142,8 @@ func (t *tool) buildRequest(ctx context.Context, args map[string]any) (*http.Req
 
 	a := t.integ.Auth
 	var secret string
-	if a.Type != "none" && a.Type != "" {
-		if secret, err = reveal(a.Secret); err != nil {
+	if t.authRef != nil {
+		if secret, err = reveal(*t.authRef); err != nil {
 			return nil, nil, err
 		}
 	}
@@ -127,8 +175,8 @@ func (t *tool) buildRequest(ctx context.Context, args map[string]any) (*http.Req
 		req.SetBasicAuth(a.Username, secret)
 		used.AddForm(base64.StdEncoding.EncodeToString([]byte(a.Username + ":" + secret)))
 	}
-	if key := integrations.IdempotencyKey(ctx); key != "" {
-		req.Header.Set("Idempotency-Key", key)
+	if idempotencyKey != "" {
+		req.Header.Set("Idempotency-Key", idempotencyKey)
 	}
 	return req, used, nil
 }

@@ -143,30 +143,11 @@ func textResult(text string, truncated bool, maxBytes int64, used *secrets.Redac
 // on; the upstream's own short message is kept when it gives one.
 func (t *tool) statusError(resp *http.Response, used *secrets.Redactor) error {
 	b, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
-	detail := used.Redact(upstreamMessage(b))
-	code := resp.StatusCode
-	status := fmt.Sprintf("%d %s", code, http.StatusText(code))
-	var msg string
-	switch {
-	case code == 401 || code == 403:
-		msg = fmt.Sprintf("%s refused switchboard's credentials (%s); this needs the operator, retrying will not help.", t.integ.Name, status)
-	case code == 404:
-		msg = fmt.Sprintf("%s found nothing for that request (%s); check the identifiers you passed.", t.integ.Name, status)
-	case code == 408 || code == 429:
-		msg = fmt.Sprintf("%s is busy (%s); wait a few seconds before trying again.", t.integ.Name, status)
-	case code >= 500:
-		msg = fmt.Sprintf("%s had a problem on its side (%s); try again shortly or offer to follow up later.", t.integ.Name, status)
-	default:
-		msg = fmt.Sprintf("%s rejected the request (%s).", t.integ.Name, status)
-	}
-	if detail != "" && code != 401 && code != 403 {
-		msg = strings.TrimSuffix(msg, ".") + ". It said: " + detail
-	}
-	return &integrations.Error{Kind: integrations.KindUpstream, Public: msg, Status: code,
-		Err: fmt.Errorf("%s %s: upstream status %d: %s", t.cfg.Method, t.cfg.Path, code, used.Redact(string(b)))}
+	return integrations.UpstreamStatus(t.integ.Name, resp.StatusCode, used.Redact(upstreamMessage(b)),
+		fmt.Errorf("%s %s: upstream status %d: %s", t.cfg.Method, t.cfg.Path, resp.StatusCode, used.Redact(string(b))))
 }
 
-// upstreamMessage picks a short human message out of a JSON error body.
+// upstreamMessage picks a human message out of a JSON error body.
 func upstreamMessage(b []byte) string {
 	var m map[string]any
 	if json.Unmarshal(b, &m) != nil {
@@ -175,23 +156,12 @@ func upstreamMessage(b []byte) string {
 	for _, k := range []string{"message", "error_description", "detail", "error", "title"} {
 		switch v := m[k].(type) {
 		case string:
-			return clip(v, 200)
+			return v
 		case map[string]any:
 			if s, ok := v["message"].(string); ok {
-				return clip(s, 200)
+				return s
 			}
 		}
 	}
 	return ""
-}
-
-func clip(s string, n int) string {
-	s = strings.Join(strings.Fields(s), " ")
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return s[:n] + "…"
 }

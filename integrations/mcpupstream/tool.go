@@ -8,7 +8,6 @@ import (
 
 	"github.com/mark3labs/mcp-go/client/transport"
 	"github.com/mark3labs/mcp-go/mcp"
-	mcpserver "github.com/mark3labs/mcp-go/server"
 
 	"github.com/switchboard-dev/switchboard/integrations"
 )
@@ -35,55 +34,54 @@ func (u *Upstream) tool(t mcp.Tool) *integrations.Tool {
 		it.Definition.Annotations.DestructiveHint = mcp.ToBoolPtr(true)
 	}
 	upstreamName := t.Name
-	it.Handler = integrations.HandlerFunc(func(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
-		return u.call(ctx, upstreamName, req)
+	it.Handler = integrations.HandlerFunc(func(ctx context.Context, c *integrations.Call) (*mcp.CallToolResult, error) {
+		return u.call(ctx, upstreamName, c)
 	})
 	return it
 }
 
-// call forwards one call with the integration's timeout. A transport failure
-// marks the connection lost, so the supervisor reconnects.
-func (u *Upstream) call(ctx context.Context, name string, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
-	c := u.current()
-	if c == nil {
-		return nil, integrations.Errorf(integrations.KindUnavailable, u.lastError(),
-			"%s is unavailable right now (switchboard is reconnecting); try again shortly or offer to follow up later.", u.cfg.Name)
+// call forwards one call with the integration's timeout. The arguments go
+// out exactly as the client sent them (json.Number keeps every digit). A
+// credential that cannot be read stops the call before anything is sent. A
+// transport failure marks the connection lost, so the supervisor reconnects.
+func (u *Upstream) call(ctx context.Context, name string, c *integrations.Call) (*mcp.CallToolResult, error) {
+	mc := u.current()
+	if mc == nil {
+		return nil, integrations.Reconnecting(u.cfg.Name, u.lastError())
 	}
 	parent := ctx
 	ctx, cancel := context.WithTimeout(ctx, u.cfg.Timeout)
 	defer cancel()
 	var out mcp.CallToolRequest
 	out.Params.Name = name
-	out.Params.Arguments = req.GetArguments()
+	out.Params.Arguments = c.Args
 	out.Params.Meta = &mcp.Meta{}
-	if key := integrations.IdempotencyKey(ctx); key != "" {
-		out.Params.Meta.AdditionalFields = map[string]any{"idempotencyKey": key}
+	if c.IdempotencyKey != "" {
+		out.Params.Meta.AdditionalFields = map[string]any{"idempotencyKey": c.IdempotencyKey}
 	}
-	if m := req.Params.Meta; m != nil && m.ProgressToken != nil {
+	if c.ProgressToken != nil {
 		token := u.progressToken()
 		out.Params.Meta.ProgressToken = token
-		u.progress.Store(token, progressTo(ctx, m.ProgressToken))
+		u.progress.Store(token, c)
 		defer u.progress.Delete(token)
 	}
-	res, err := c.CallTool(ctx, out)
+	res, err := mc.CallTool(ctx, out)
 	if err != nil {
-		if callerErr := parent.Err(); callerErr != nil {
-			return nil, integrations.Errorf(integrations.KindUnavailable, err, "The call to %s was cancelled.", u.cfg.Name)
-		}
-		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-			return nil, integrations.Errorf(integrations.KindUnavailable, err,
-				"%s did not answer within %s; try once more or offer to follow up later.", u.cfg.Name, u.cfg.Timeout)
-		}
-		if errors.Is(err, transport.ErrAuthorizationRequired) || errors.Is(err, transport.ErrUnauthorized) {
-			return nil, &integrations.Error{Kind: integrations.KindUpstream, Status: 401, Err: err,
-				Public: fmt.Sprintf("%s refused switchboard's credentials; this needs the operator, retrying will not help.", u.cfg.Name)}
-		}
-		if isProtocolError(err) {
-			return nil, integrations.Errorf(integrations.KindUpstream, err, "%s refused the call: %s", u.cfg.Name, clip(err.Error(), 200))
+		var cred *credentialError
+		switch {
+		case errors.As(err, &cred):
+			return nil, integrations.SecretError(u.cfg.Name, cred.err)
+		case parent.Err() != nil:
+			return nil, integrations.Cancelled(u.cfg.Name, err)
+		case errors.Is(ctx.Err(), context.DeadlineExceeded):
+			return nil, integrations.Timeout(u.cfg.Name, u.cfg.Timeout, err)
+		case errors.Is(err, transport.ErrAuthorizationRequired) || errors.Is(err, transport.ErrUnauthorized):
+			return nil, integrations.CredentialsRefused(u.cfg.Name, err)
+		case isProtocolError(err):
+			return nil, integrations.Refused(u.cfg.Name, err.Error(), err)
 		}
 		u.markLost()
-		return nil, integrations.Errorf(integrations.KindUnavailable, err,
-			"%s cannot be reached right now; try again shortly or offer to follow up later.", u.cfg.Name)
+		return nil, integrations.Unreachable(u.cfg.Name, err)
 	}
 	return u.scrub(res), nil
 }
@@ -94,26 +92,11 @@ func (u *Upstream) progressToken() string {
 	return fmt.Sprintf("switchboard-%d", u.nextProgress.Add(1))
 }
 
-// progressTo forwards an upstream's progress to the client that asked for
-// it, under the client's own token.
-func progressTo(ctx context.Context, clientToken mcp.ProgressToken) func(map[string]any) {
-	return func(params map[string]any) {
-		srv := mcpserver.ServerFromContext(ctx)
-		if srv == nil {
-			return
-		}
-		out := make(map[string]any, len(params))
-		for k, v := range params {
-			out[k] = v
-		}
-		out["progressToken"] = clientToken
-		_ = srv.SendNotificationToClient(ctx, string(mcp.MethodNotificationProgress), out)
-	}
-}
-
+// forwardProgress passes an upstream's progress to the client that asked
+// for it, under the client's own token.
 func (u *Upstream) forwardProgress(params map[string]any) {
-	if f, ok := u.progress.Load(fmt.Sprint(params["progressToken"])); ok {
-		f.(func(map[string]any))(params)
+	if c, ok := u.progress.Load(fmt.Sprint(params["progressToken"])); ok {
+		c.(*integrations.Call).Progress(params)
 	}
 }
 
@@ -154,11 +137,4 @@ func (u *Upstream) scrub(res *mcp.CallToolResult) *mcp.CallToolResult {
 		}
 	}
 	return res
-}
-
-func clip(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "…"
 }

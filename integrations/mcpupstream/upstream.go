@@ -16,6 +16,7 @@ import (
 	"net/http"
 	"os/exec"
 	"path"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -30,9 +31,10 @@ import (
 	"github.com/switchboard-dev/switchboard/internal/secrets"
 )
 
-// Secrets resolves a secret reference when a connection or request needs it.
+// Secrets reads a secret when a connection or request needs it; references
+// are parsed once, in New.
 type Secrets interface {
-	Lookup(ctx context.Context, ref string) (string, error)
+	Resolve(ctx context.Context, ref secrets.Ref) (string, error)
 }
 
 // Deps are what an upstream needs from the outside.
@@ -47,6 +49,9 @@ type Deps struct {
 	// MaxBackoff caps the wait between reconnection attempts (default 30s).
 	MaxBackoff time.Duration
 	Version    string
+	// HTTPClient's transport carries requests to HTTP upstreams; share one
+	// so connections are pooled (nil: a pooled transport of its own).
+	HTTPClient *http.Client
 	// Getenv gives a stdio child the few variables it needs to run (PATH,
 	// HOME, LANG, TMPDIR, USER).
 	Getenv func(string) string
@@ -57,6 +62,8 @@ type Upstream struct {
 	cfg  configs.Integration
 	deps Deps
 	log  *slog.Logger
+	refs refs // the secret references of cfg, parsed
+	http *http.Client
 
 	mu      sync.Mutex
 	client  *mcpclient.Client // nil while disconnected
@@ -66,7 +73,7 @@ type Upstream struct {
 
 	legacy       bool     // the upstream needs the handshake era (Run's goroutine only)
 	stopListen   func()   // ends the subscriptions/listen stream (Run's goroutine only)
-	progress     sync.Map // upstream progress token → func forwarding to the caller
+	progress     sync.Map // upstream progress token → the *integrations.Call that asked for it
 	nextProgress atomic.Int64
 	lost         chan struct{} // a signal that the connection is gone
 	refresh      chan struct{} // a signal that the tool list changed
@@ -74,8 +81,8 @@ type Upstream struct {
 	once         sync.Once
 }
 
-// New returns an upstream for in; Run connects it.
-func New(in configs.Integration, deps Deps) *Upstream {
+// New returns an upstream for a checked integration; Run connects it.
+func New(in configs.Integration, deps Deps) (*Upstream, error) {
 	if deps.Logger == nil {
 		deps.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -94,14 +101,31 @@ func New(in configs.Integration, deps Deps) *Upstream {
 	if deps.OnChange == nil {
 		deps.OnChange = func([]*integrations.Tool) {}
 	}
-	return &Upstream{
+	r, err := parseRefs(in)
+	if err != nil {
+		return nil, fmt.Errorf("integration %s: %w", in.Name, err)
+	}
+	base := http.DefaultTransport.(*http.Transport).Clone()
+	base.MaxIdleConns, base.MaxIdleConnsPerHost = 256, 64
+	var rt http.RoundTripper = base
+	if deps.HTTPClient != nil && deps.HTTPClient.Transport != nil {
+		rt = deps.HTTPClient.Transport
+	}
+	u := &Upstream{
 		cfg:     in,
 		deps:    deps,
 		log:     deps.Logger.With("integration", in.Name),
+		refs:    r,
 		lost:    make(chan struct{}, 1),
 		refresh: make(chan struct{}, 1),
 		started: make(chan struct{}),
 	}
+	u.http = &http.Client{
+		Transport: &authTransport{base: rt, u: u},
+		// A redirect could carry credentials to another host.
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+	return u, nil
 }
 
 // Run keeps the upstream connected until ctx ends.
@@ -326,18 +350,10 @@ func (u *Upstream) transport(ctx context.Context, legacy bool) (transport.Interf
 		return transport.NewStdioWithOptions(u.cfg.Command[0], env, u.cfg.Command[1:],
 			transport.WithCommandFunc(spawn), transport.WithCommandStderrWriter(stderr), transport.WithCommandLogger(u.log)), nil
 	}
-	headers := func(ctx context.Context) map[string]string {
-		h, err := u.authHeaders(ctx)
-		if err != nil {
-			u.log.Warn("credentials for upstream unavailable", "error", err)
-		}
-		return h
-	}
 	if u.cfg.Transport == "sse" || (u.cfg.Transport == "" && strings.HasSuffix(strings.TrimRight(u.cfg.URL, "/"), "/sse")) {
-		return transport.NewSSE(u.cfg.URL, transport.WithHeaderFunc(headers))
+		return transport.NewSSE(u.cfg.URL, transport.WithHTTPClient(u.http), transport.WithSSELogger(u.log))
 	}
-	opts := []transport.StreamableHTTPCOption{transport.WithHTTPHeaderFunc(headers),
-		transport.WithHTTPBasicClient(&http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }})}
+	opts := []transport.StreamableHTTPCOption{transport.WithHTTPBasicClient(u.http), transport.WithHTTPLogger(u.log)}
 	if legacy {
 		// Handshake-era notifications (tools/list_changed) arrive on the
 		// standalone GET stream; the stateless core uses subscriptions/listen.
@@ -346,8 +362,8 @@ func (u *Upstream) transport(ctx context.Context, legacy bool) (transport.Interf
 	return transport.NewStreamableHTTP(u.cfg.URL, opts...)
 }
 
-func (u *Upstream) reveal(ctx context.Context, s string) (string, error) {
-	v, err := u.deps.Secrets.Lookup(ctx, s)
+func (u *Upstream) reveal(ctx context.Context, ref secrets.Ref) (string, error) {
+	v, err := u.deps.Secrets.Resolve(ctx, ref)
 	if err == nil {
 		u.mu.Lock()
 		u.used.Add(v)
@@ -356,39 +372,106 @@ func (u *Upstream) reveal(ctx context.Context, s string) (string, error) {
 	return v, err
 }
 
+// refs are an integration's secret references, parsed once.
+type refs struct {
+	auth    *secrets.Ref
+	headers map[string]secrets.Ref // header name → reference (literal headers are in cfg)
+	env     map[string]secrets.Ref
+}
+
+func parseRefs(in configs.Integration) (refs, error) {
+	r := refs{headers: map[string]secrets.Ref{}, env: map[string]secrets.Ref{}}
+	for _, kv := range []struct {
+		m    map[string]string
+		into map[string]secrets.Ref
+		what string
+	}{{in.Headers, r.headers, "header"}, {in.Env, r.env, "env"}} {
+		for k, v := range kv.m {
+			if secrets.IsRef(v) {
+				ref, err := secrets.ParseRef(v)
+				if err != nil {
+					return r, fmt.Errorf("%s %s: %w", kv.what, k, err)
+				}
+				kv.into[k] = ref
+			}
+		}
+	}
+	switch in.Auth.Type {
+	case "bearer", "header", "basic":
+		ref, err := secrets.ParseRef(in.Auth.Secret)
+		if err != nil {
+			return r, fmt.Errorf("auth.secret: %w", err)
+		}
+		r.auth = &ref
+	}
+	return r, nil
+}
+
+// authHeaders are the headers of every request to an HTTP upstream, with
+// their credentials read now, so a rotated secret is used at once.
 func (u *Upstream) authHeaders(ctx context.Context) (map[string]string, error) {
-	h := map[string]string{}
+	h := make(map[string]string, len(u.cfg.Headers)+1)
 	for k, v := range u.cfg.Headers {
-		if secrets.IsRef(v) {
-			s, err := u.reveal(ctx, v)
+		if ref, ok := u.refs.headers[k]; ok {
+			s, err := u.reveal(ctx, ref)
 			if err != nil {
-				return h, err
+				return nil, err
 			}
 			v = s
 		}
 		h[k] = v
 	}
-	a := u.cfg.Auth
-	switch a.Type {
-	case "bearer", "header", "basic":
-		s, err := u.reveal(ctx, a.Secret)
-		if err != nil {
-			return h, err
-		}
-		switch a.Type {
-		case "bearer":
-			h["Authorization"] = "Bearer " + s
-		case "header":
-			h[a.Header] = s
-		case "basic":
-			cred := base64.StdEncoding.EncodeToString([]byte(a.Username + ":" + s))
-			h["Authorization"] = "Basic " + cred
-			u.mu.Lock()
-			u.used.AddForm(cred)
-			u.mu.Unlock()
-		}
+	if u.refs.auth == nil {
+		return h, nil
+	}
+	s, err := u.reveal(ctx, *u.refs.auth)
+	if err != nil {
+		return nil, err
+	}
+	switch a := u.cfg.Auth; a.Type {
+	case "bearer":
+		h["Authorization"] = "Bearer " + s
+	case "header":
+		h[a.Header] = s
+	case "basic":
+		cred := base64.StdEncoding.EncodeToString([]byte(a.Username + ":" + s))
+		h["Authorization"] = "Basic " + cred
+		u.mu.Lock()
+		u.used.AddForm(cred)
+		u.mu.Unlock()
 	}
 	return h, nil
+}
+
+// credentialError is a credential that could not be read: the request was
+// not sent.
+type credentialError struct{ err error }
+
+func (e *credentialError) Error() string { return "credentials unavailable: " + e.err.Error() }
+func (e *credentialError) Unwrap() error { return e.err }
+
+// authTransport adds the integration's credentials to every request to an
+// HTTP upstream (calls, discovery, pings, streams). When a credential cannot
+// be read the request fails before it leaves: an upstream never sees a
+// request without its credentials.
+type authTransport struct {
+	base http.RoundTripper
+	u    *Upstream
+}
+
+func (t *authTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	h, err := t.u.authHeaders(r.Context())
+	if err != nil {
+		if r.Body != nil {
+			_ = r.Body.Close()
+		}
+		return nil, &credentialError{err: err}
+	}
+	r = r.Clone(r.Context())
+	for k, v := range h {
+		r.Header.Set(k, v)
+	}
+	return t.base.RoundTrip(r)
 }
 
 // childEnv is the environment of a stdio upstream: a few variables a
@@ -402,8 +485,8 @@ func (u *Upstream) childEnv(ctx context.Context) ([]string, error) {
 		}
 	}
 	for k, v := range u.cfg.Env {
-		if secrets.IsRef(v) {
-			s, err := u.reveal(ctx, v)
+		if ref, ok := u.refs.env[k]; ok {
+			s, err := u.reveal(ctx, ref)
 			if err != nil {
 				return nil, fmt.Errorf("env %s: %w", k, err)
 			}
@@ -414,8 +497,16 @@ func (u *Upstream) childEnv(ctx context.Context) ([]string, error) {
 	return env, nil
 }
 
-// discover lists the upstream's tools and announces a changed set.
-func (u *Upstream) discover(ctx context.Context) error {
+// discover lists the upstream's tools and announces a changed set. Whatever
+// an upstream sends, it never takes the process down: a panic while reading
+// its tools is an error like any other.
+func (u *Upstream) discover(ctx context.Context) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			u.log.Error("reading the upstream's tools panicked", "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+			err = fmt.Errorf("reading the tools of %s failed: %v", u.where(), r)
+		}
+	}()
 	c := u.current()
 	if c == nil {
 		return errors.New("not connected")

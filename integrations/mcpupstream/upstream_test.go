@@ -122,10 +122,10 @@ func call(t *testing.T, u *Upstream, name string, args map[string]any) (*mcpgo.C
 	t.Helper()
 	for _, tl := range u.Tools() {
 		if tl.Name() == name {
-			var req mcpgo.CallToolRequest
-			req.Params.Name = name
-			req.Params.Arguments = args
-			return tl.Handler.Call(context.Background(), req)
+			var p mcpgo.CallToolParams
+			p.Name = name
+			p.Arguments = args
+			return tl.Handler.Call(context.Background(), integrations.NewCall(tl, p))
 		}
 	}
 	t.Fatalf("no tool %s", name)
@@ -160,7 +160,7 @@ func TestHTTPUpstreams(t *testing.T) {
 				return store.Get(ctx, ref)
 			})})
 			ch := newChanges()
-			u := New(integration(t, mcpYAML(url, transport)), Deps{Secrets: res, OnChange: ch.on})
+			u := mustNew(t, integration(t, mcpYAML(url, transport)), Deps{Secrets: res, OnChange: ch.on})
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
 			go u.Run(ctx)
@@ -229,7 +229,7 @@ func TestUpstreamDownRestartAndListChanged(t *testing.T) {
 	res := secrets.NewResolver(map[secrets.Scheme]secrets.Source{secrets.SchemeVault: secrets.Memory{"vault:secret/crm#token": "tok-1"}})
 	ch := newChanges()
 	var logs bytes.Buffer
-	u := New(integration(t, mcpYAML("http://"+addr+"/mcp", "")), Deps{Secrets: res, OnChange: ch.on, MaxBackoff: 300 * time.Millisecond, PingInterval: 200 * time.Millisecond,
+	u := mustNew(t, integration(t, mcpYAML("http://"+addr+"/mcp", "")), Deps{Secrets: res, OnChange: ch.on, MaxBackoff: 300 * time.Millisecond, PingInterval: 200 * time.Millisecond,
 		Logger: slog.New(slog.NewTextHandler(&syncWriter{w: &logs}, nil))})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -334,7 +334,7 @@ func TestStdioUpstream(t *testing.T) {
 	yaml := "integrations:\n  - name: crm\n    type: mcp\n    command: [\"" + bin + "\"]\n    env: {CRM_TOKEN: \"vault:secret/crm#token\"}\n"
 	res := secrets.NewResolver(map[secrets.Scheme]secrets.Source{secrets.SchemeVault: secrets.Memory{"vault:secret/crm#token": "stdio-secret-123"}})
 	logs := &syncWriter{w: &bytes.Buffer{}}
-	u := New(integration(t, yaml), Deps{Secrets: res, Getenv: os.Getenv, Logger: slog.New(slog.NewTextHandler(logs, nil))})
+	u := mustNew(t, integration(t, yaml), Deps{Secrets: res, Getenv: os.Getenv, Logger: slog.New(slog.NewTextHandler(logs, nil))})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go u.Run(ctx)
@@ -360,4 +360,13 @@ func TestStdioUpstream(t *testing.T) {
 	if strings.Contains(logs.String(), "stdio-secret-123") {
 		t.Fatal("secret in the log")
 	}
+}
+
+func mustNew(t *testing.T, in configs.Integration, deps Deps) *Upstream {
+	t.Helper()
+	u, err := New(in, deps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u
 }

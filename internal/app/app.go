@@ -1,17 +1,20 @@
-// Package app assembles switchboard from a checked config: credential
-// sources, integrations, policy and the MCP server. The command line and the
-// end-to-end tests build the same App, so they exercise one call path.
+// Package app is switchboard's one composition root: from a config source and
+// the outside world (environment, logger, stderr) it builds credential
+// stores, integrations, the tool registry, policy, the MCP server and the
+// HTTP surface. `serve`, `tools`, `call`, `validate`, the end-to-end tests and
+// the benchmarks all build an App here, so they all run the production call
+// path.
 package app
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"os"
 	"sync"
+	"time"
 
 	"github.com/go-playground/validator/v10"
 	"github.com/prometheus/client_golang/prometheus"
@@ -32,62 +35,131 @@ type Options struct {
 	Version string
 	Getenv  func(string) string
 	Logger  *slog.Logger
-	// Vault serves vault: references: a real Vault client, or the in-memory
-	// store of --dev. Nil: vault: references fail at call time.
-	Vault secrets.Source
-	// VaultCheck reports whether Vault is reachable and authenticated; used
-	// by readiness.
-	VaultCheck func(ctx context.Context) error
-	HTTPClient *http.Client
 	// Stderr receives the audit log when the config sets no audit.path;
 	// nil means os.Stderr.
 	Stderr io.Writer
+	// Offline builds without connecting to Vault, for listing http tools,
+	// which needs no secret. A config with type: mcp integrations connects
+	// anyway (their tools are discovered).
+	Offline bool
 }
 
 // App is a built switchboard.
 type App struct {
 	Config   *configs.Config
+	Registry *integrations.Registry
 	MCP      *server.MCP
 	Secrets  *secrets.Resolver
+	// Inflight counts running tool calls; shutdown waits for them.
 	Inflight *sync.WaitGroup
-	registry *prometheus.Registry
-	opts     Options
-	closers  []io.Closer
-	policy   *policy.Policy
 
-	mu        sync.Mutex
-	static    []*policy.Exposed            // http tools, fixed for the App's life
-	dynamic   map[string][]*policy.Exposed // per mcp integration, as last discovered
-	upstreams map[string]*mcpupstream.Upstream
-	stop      context.CancelFunc
+	opts       Options
+	log        *slog.Logger
+	metrics    *prometheus.Registry
+	vaultCheck func(context.Context) error
+	upstreams  map[string]*mcpupstream.Upstream
+	closers    []func()
 }
 
-// New builds an App from a checked config.
+// Open loads the config src names and builds the App for it.
+func Open(ctx context.Context, src Source, opts Options) (*App, error) {
+	opts = withDefaults(opts)
+	l, err := load(src, opts)
+	if err != nil {
+		return nil, err
+	}
+	a, err := build(ctx, l, opts)
+	if err != nil {
+		l.close()
+		return nil, err
+	}
+	return a, nil
+}
+
+// New builds the App for a config that was already loaded (validate parses
+// the file once, then tests connections with the same config).
 func New(ctx context.Context, cfg *configs.Config, opts Options) (*App, error) {
+	return build(ctx, &loaded{cfg: cfg}, withDefaults(opts))
+}
+
+func withDefaults(opts Options) Options {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
+	if opts.Getenv == nil {
+		opts.Getenv = func(string) string { return "" }
+	}
+	if opts.Stderr == nil {
+		opts.Stderr = os.Stderr
+	}
+	if opts.Version == "" {
+		opts.Version = "dev"
+	}
+	return opts
+}
+
+func build(ctx context.Context, l *loaded, opts Options) (a *App, err error) {
+	cfg := l.cfg
+	a = &App{Config: cfg, Inflight: &sync.WaitGroup{}, opts: opts, log: opts.Logger,
+		upstreams: map[string]*mcpupstream.Upstream{}, closers: []func(){l.close}}
+	defer func() {
+		if err != nil {
+			a.Close()
+			a = nil
+		}
+	}()
+
 	sources := map[secrets.Scheme]secrets.Source{
 		secrets.SchemeEnv:  secrets.Env(opts.Getenv),
 		secrets.SchemeFile: secrets.File(),
 	}
-	if opts.Vault != nil {
-		sources[secrets.SchemeVault] = opts.Vault
+	switch {
+	case l.vault != nil:
+		sources[secrets.SchemeVault] = l.vault
+	case !opts.Offline || hasMCP(cfg):
+		v, err := openVault(ctx, cfg, opts.Getenv, opts.Logger)
+		if err != nil {
+			return nil, err
+		}
+		if v != nil {
+			sources[secrets.SchemeVault] = v
+			a.vaultCheck = v.Check
+			a.closers = append(a.closers, v.Close)
+		}
 	}
-	res := secrets.NewResolver(sources)
-	client := opts.HTTPClient
-	if client == nil {
-		client = httpapi.NewClient()
-	}
-	validate := validator.New()
+	a.Secrets = secrets.NewResolver(sources)
 
-	var tools []*integrations.Tool
-	var mcpIntegrations []configs.Integration
+	a.metrics = prometheus.NewRegistry()
+	a.metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	auditOut, err := openAudit(cfg.Audit, opts.Stderr)
+	if err != nil {
+		return nil, err
+	}
+	if c, ok := auditOut.(io.Closer); ok && auditOut != opts.Stderr {
+		a.closers = append(a.closers, func() { c.Close() })
+	}
+	pol, err := policy.New(cfg.Policy, policy.Deps{
+		Logger:  opts.Logger,
+		Metrics: policy.NewMetrics(a.metrics),
+		Audit:   policy.NewAudit(auditOut, opts.Logger),
+		Secrets: a.Secrets,
+	})
+	if err != nil {
+		return nil, err
+	}
+
+	order := make([]string, len(cfg.Integrations))
+	for i, in := range cfg.Integrations {
+		order[i] = in.Name
+	}
+	a.Registry = integrations.NewRegistry(order, pol.Expose, opts.Logger)
+	client := httpapi.NewClient()
+	validate := validator.New()
 	for _, in := range cfg.Integrations {
 		switch in.Type {
 		case "http":
-			ts, err := httpapi.New(in, httpapi.Deps{
-				Secrets:   res,
+			tools, err := httpapi.New(in, httpapi.Deps{
+				Secrets:   a.Secrets,
 				Client:    client,
 				Validate:  validate,
 				UserAgent: "switchboard/" + opts.Version,
@@ -96,37 +168,26 @@ func New(ctx context.Context, cfg *configs.Config, opts Options) (*App, error) {
 			if err != nil {
 				return nil, err
 			}
-			tools = append(tools, ts...)
+			a.Registry.Set(in.Name, tools)
 		case "mcp":
-			mcpIntegrations = append(mcpIntegrations, in)
+			name := in.Name
+			u, err := mcpupstream.New(in, mcpupstream.Deps{
+				Secrets:    a.Secrets,
+				Logger:     opts.Logger,
+				Version:    opts.Version,
+				Getenv:     opts.Getenv,
+				HTTPClient: client,
+				OnChange:   func(tools []*integrations.Tool) { a.Registry.Set(name, tools) },
+			})
+			if err != nil {
+				return nil, err
+			}
+			a.upstreams[name] = u
 		default:
 			return nil, fmt.Errorf("integration %s: unknown type %q", in.Name, in.Type)
 		}
 	}
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	auditOut, closer, err := openAudit(cfg.Audit, opts.Stderr)
-	if err != nil {
-		return nil, err
-	}
-	pol, err := policy.New(cfg.Policy, policy.Deps{
-		Logger:  opts.Logger,
-		Metrics: policy.NewMetrics(reg),
-		Audit:   policy.NewAudit(auditOut, opts.Logger),
-		Secrets: res,
-	})
-	if err != nil {
-		if closer != nil {
-			closer.Close()
-		}
-		return nil, err
-	}
-	a := &App{Config: cfg, static: pol.Expose(tools), Secrets: res, Inflight: &sync.WaitGroup{}, registry: reg, opts: opts,
-		policy: pol, dynamic: map[string][]*policy.Exposed{}, upstreams: map[string]*mcpupstream.Upstream{}}
-	if closer != nil {
-		a.closers = append(a.closers, closer)
-	}
-	a.MCP = server.NewMCP(a.static, server.Options{
+	a.MCP = server.NewMCP(a.Registry, server.Options{
 		Name:     cfg.Server.Name,
 		Version:  opts.Version,
 		Logger:   opts.Logger,
@@ -135,47 +196,31 @@ func New(ctx context.Context, cfg *configs.Config, opts Options) (*App, error) {
 	// Upstream MCP servers connect in the background: switchboard serves
 	// whether or not they are up, and announces their tools when they come.
 	runCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
-	a.stop = stop
-	for _, in := range mcpIntegrations {
-		name := in.Name
-		u := mcpupstream.New(in, mcpupstream.Deps{
-			Secrets:  res,
-			Logger:   opts.Logger,
-			Version:  opts.Version,
-			Getenv:   opts.Getenv,
-			OnChange: func(tools []*integrations.Tool) { a.setUpstreamTools(name, tools) },
-		})
-		a.upstreams[name] = u
+	a.closers = append(a.closers, stop)
+	for _, u := range a.upstreams {
 		go u.Run(runCtx)
 	}
 	return a, nil
 }
 
-// setUpstreamTools exposes the tools an upstream announced, through the same
-// policy as every other tool, and updates what clients see.
-func (a *App) setUpstreamTools(integration string, tools []*integrations.Tool) {
-	next := a.policy.Expose(tools)
-	a.mu.Lock()
-	old := a.dynamic[integration]
-	a.dynamic[integration] = next
-	a.mu.Unlock()
-	a.MCP.Replace(old, next)
-}
-
-// Tools returns every exposed tool: the http ones, then those the upstream
-// MCP servers offer now.
-func (a *App) Tools() []*policy.Exposed {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	out := append([]*policy.Exposed(nil), a.static...)
-	for _, in := range a.Config.Integrations {
-		out = append(out, a.dynamic[in.Name]...)
+func hasMCP(cfg *configs.Config) bool {
+	for _, in := range cfg.Integrations {
+		if in.Type == "mcp" {
+			return true
+		}
 	}
-	return out
+	return false
 }
 
-// WaitUpstreams waits for every upstream MCP server's first connection
-// attempt and returns, per integration, why it failed.
+// Tools returns every exposed tool in config order.
+func (a *App) Tools() []*integrations.Tool { return a.Registry.All() }
+
+// Tool returns the exposed tool called name.
+func (a *App) Tool(name string) (*integrations.Tool, bool) { return a.Registry.Lookup(name) }
+
+// WaitUpstreams waits (at most until ctx ends) for every upstream MCP
+// server's first connection attempt and returns, per integration, why it
+// failed.
 func (a *App) WaitUpstreams(ctx context.Context) map[string]error {
 	errs := map[string]error{}
 	for name, u := range a.upstreams {
@@ -187,73 +232,42 @@ func (a *App) WaitUpstreams(ctx context.Context) map[string]error {
 }
 
 // Close disconnects upstream MCP servers and releases what the App holds
-// open (the audit file).
+// open (the audit file, the Vault client, the demo API), last opened first.
 func (a *App) Close() error {
-	if a.stop != nil {
-		a.stop()
-	}
-	var errs []error
-	for _, c := range a.closers {
-		errs = append(errs, c.Close())
+	for i := len(a.closers) - 1; i >= 0; i-- {
+		a.closers[i]()
 	}
 	a.closers = nil
-	return errors.Join(errs...)
+	return nil
 }
 
 // openAudit opens the audit log: audit.path for appending (created 0600 if
 // missing), or stderr.
-func openAudit(cfg configs.Audit, stderr io.Writer) (io.Writer, io.Closer, error) {
+func openAudit(cfg configs.Audit, stderr io.Writer) (io.Writer, error) {
 	if cfg.Path == "" {
-		if stderr == nil {
-			stderr = os.Stderr
-		}
-		return stderr, nil, nil
+		return stderr, nil
 	}
 	f, err := os.OpenFile(cfg.Path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
 	if err != nil {
-		return nil, nil, fmt.Errorf("audit.path: %w", err)
+		return nil, fmt.Errorf("audit.path: %w", err)
 	}
-	return f, f, nil
+	return f, nil
 }
 
 // Metrics serves the App's Prometheus metrics.
 func (a *App) Metrics() http.Handler {
-	return promhttp.HandlerFor(a.registry, promhttp.HandlerOpts{})
-}
-
-// Tool returns the exposed tool called name.
-func (a *App) Tool(name string) (*policy.Exposed, bool) {
-	for _, t := range a.Tools() {
-		if t.Definition.Name == name {
-			return t, true
-		}
-	}
-	return nil, false
-}
-
-// Clients resolves the keys of the configured HTTP clients.
-func (a *App) Clients(ctx context.Context) ([]server.Client, error) {
-	var out []server.Client
-	for _, c := range a.Config.Server.Clients {
-		ref, err := secrets.ParseRef(c.Key)
-		if err != nil {
-			return nil, fmt.Errorf("client %s: %w", c.ID, err)
-		}
-		key, err := a.Secrets.Resolve(ctx, ref)
-		if err != nil {
-			return nil, fmt.Errorf("client %s key: %w", c.ID, err)
-		}
-		out = append(out, server.Client{ID: c.ID, Key: key, Integrations: c.Integrations})
-	}
-	return out, nil
+	return promhttp.HandlerFor(a.metrics, promhttp.HandlerOpts{})
 }
 
 // Ready reports whether the App can serve calls.
 func (a *App) Ready(ctx context.Context) error {
-	if a.opts.VaultCheck != nil && configs.UsesVault(a.Config) {
-		if err := a.opts.VaultCheck(ctx); err != nil {
+	if a.vaultCheck != nil && configs.UsesVault(a.Config) {
+		if err := a.vaultCheck(ctx); err != nil {
 			return fmt.Errorf("vault: %w", err)
 		}
 	}
 	return nil
 }
+
+// ShutdownGrace is how long serve lets running calls finish after a signal.
+const ShutdownGrace = 30 * time.Second

@@ -18,8 +18,6 @@ import (
 	"github.com/mark3labs/mcp-go/client/transport"
 	mcpgo "github.com/mark3labs/mcp-go/mcp"
 	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
-
-	"github.com/switchboard-dev/switchboard/server"
 )
 
 // payments is a small payments API that records what it receives: nothing
@@ -147,7 +145,7 @@ integrations:
 func serveConfirm(t *testing.T, p *payments, mode, ttl string) (*served, string) {
 	t.Helper()
 	audit := filepath.Join(t.TempDir(), "audit.jsonl")
-	srv := serve(t, confirmConfig(p.URL, mode, ttl, audit), server.HTTPOptions{})
+	srv := serve(t, confirmConfig(p.URL, mode, ttl, audit))
 	t.Cleanup(func() { srv.app.Close() })
 	return srv, audit
 }

@@ -15,9 +15,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/switchboard-dev/switchboard/configs"
 	"github.com/switchboard-dev/switchboard/internal/app"
-	"github.com/switchboard-dev/switchboard/server"
 )
 
 // binary is switchboard built once for the stdio tests.
@@ -161,8 +159,15 @@ integrations:
 }
 
 func testEnv(k string) string {
-	if k == "E2E_HELPDESK_TOKEN" {
+	switch k {
+	case "E2E_HELPDESK_TOKEN":
 		return upstreamToken
+	case "E2E_KEY_VOICE":
+		return "key-voice-123"
+	case "E2E_KEY_OPS":
+		return "key-ops-456"
+	case "VAULT_TOKEN":
+		return "e2e-unused-token"
 	}
 	return ""
 }
@@ -174,24 +179,21 @@ type served struct {
 	app *app.App
 }
 
-func serve(t *testing.T, cfgYAML string, opts server.HTTPOptions) *served {
+// serve builds switchboard from cfgYAML exactly as `switchboard serve` does
+// (app.Open, the App's own HTTP surface) and serves it on a test listener.
+func serve(t *testing.T, cfgYAML string) *served {
 	t.Helper()
-	cfg, err := configs.Parse([]byte(cfgYAML), testEnv)
-	if err != nil {
-		t.Fatal(err)
-	}
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	a, err := app.New(context.Background(), cfg, app.Options{Version: "test", Getenv: testEnv, Logger: logger, Stderr: io.Discard})
+	a, err := app.Open(context.Background(), app.Source{YAML: []byte(cfgYAML)},
+		app.Options{Version: "test", Getenv: testEnv, Logger: logger, Stderr: io.Discard})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { a.Close() })
-	opts.Inflight = a.Inflight
-	opts.Metrics = a.Metrics()
-	if opts.MaxBodyBytes == 0 {
-		opts.MaxBodyBytes = cfg.Server.MaxBodyBytes
+	h, err := a.HTTP(context.Background())
+	if err != nil {
+		t.Fatal(err)
 	}
-	h := server.NewHTTP(a.MCP, opts)
 	ts := httptest.NewServer(h)
 	t.Cleanup(ts.Close)
 	file := filepath.Join(t.TempDir(), "switchboard.yaml")
@@ -209,4 +211,10 @@ func serve(t *testing.T, cfgYAML string, opts server.HTTPOptions) *served {
 			},
 		},
 	}
+}
+
+// withServer adds lines (already indented by two spaces) to the server:
+// block of a config made by testConfig.
+func withServer(cfg string, lines ...string) string {
+	return strings.Replace(cfg, "  name: switchboard-e2e\n", "  name: switchboard-e2e\n"+strings.Join(lines, "\n")+"\n", 1)
 }

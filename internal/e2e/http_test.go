@@ -10,8 +10,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/switchboard-dev/switchboard/server"
 )
 
 const initBody = `{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"raw","version":"1"}}}`
@@ -35,7 +33,7 @@ func post(t *testing.T, url, body string, hdr map[string]string) *http.Response 
 // Sessions of the handshake era are real: a terminated or unknown session id
 // gets 404, so a client knows to start over.
 func TestSessionLifecycle(t *testing.T) {
-	srv := serve(t, testConfig(newUpstream(t).URL), server.HTTPOptions{})
+	srv := serve(t, testConfig(newUpstream(t).URL))
 	resp := post(t, srv.BaseURL+"/mcp", initBody, nil)
 	if resp.StatusCode != 200 {
 		t.Fatalf("initialize: %d", resp.StatusCode)
@@ -70,7 +68,7 @@ func TestSessionLifecycle(t *testing.T) {
 }
 
 func TestOriginAndBodyLimits(t *testing.T) {
-	srv := serve(t, testConfig(newUpstream(t).URL), server.HTTPOptions{MaxBodyBytes: 4096, AllowedOrigins: []string{"https://console.example.com"}})
+	srv := serve(t, withServer(testConfig(newUpstream(t).URL), "  max_body_bytes: 4096", "  allowed_origins: [https://console.example.com]"))
 	cases := []struct {
 		name   string
 		origin string
@@ -122,10 +120,9 @@ func TestClientKeysAndAllowlists(t *testing.T) {
     tools:
       - {name: get_customer, description: Billing view of a customer., method: GET, path: "/customers/{id}", params: [{name: id, in: path, required: true}]}
 `
-	srv := serve(t, cfg, server.HTTPOptions{Clients: []server.Client{
-		{ID: "voice", Key: "key-voice-123", Integrations: []string{"helpdesk"}},
-		{ID: "ops", Key: "key-ops-456"},
-	}})
+	srv := serve(t, withServer(cfg, "  clients:",
+		`    - {id: voice, key: "env:E2E_KEY_VOICE", integrations: [helpdesk]}`,
+		`    - {id: ops, key: "env:E2E_KEY_OPS"}`))
 	if r := post(t, srv.BaseURL+"/mcp", initBody, nil); r.StatusCode != 401 {
 		t.Fatalf("no key: %d, want 401", r.StatusCode)
 	}
@@ -190,7 +187,7 @@ func TestClientKeysAndAllowlists(t *testing.T) {
 }
 
 func TestHealthReadyMetrics(t *testing.T) {
-	srv := serve(t, testConfig(newUpstream(t).URL), server.HTTPOptions{Ready: func(context.Context) error { return nil }})
+	srv := serve(t, testConfig(newUpstream(t).URL))
 	for _, p := range []string{"/healthz", "/readyz"} {
 		resp, err := http.Get(srv.BaseURL + p)
 		if err != nil {
@@ -229,9 +226,11 @@ func TestHealthReadyMetrics(t *testing.T) {
 }
 
 func TestNotReady(t *testing.T) {
-	srv := serve(t, testConfig(newUpstream(t).URL), server.HTTPOptions{Ready: func(context.Context) error {
-		return context.DeadlineExceeded
-	}})
+	// A Vault that nothing listens on: switchboard serves, and says it is
+	// not ready.
+	cfg := strings.Replace(testConfig(newUpstream(t).URL), "integrations:", "vault: {address: \"http://127.0.0.1:1\", timeout: 200ms}\nintegrations:", 1)
+	cfg = strings.Replace(cfg, `secret: "env:E2E_HELPDESK_TOKEN"`, `secret: "vault:secret/helpdesk#token"`, 1)
+	srv := serve(t, cfg)
 	resp, err := http.Get(srv.BaseURL + "/readyz")
 	if err != nil {
 		t.Fatal(err)

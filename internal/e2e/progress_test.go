@@ -11,8 +11,6 @@ import (
 	"github.com/mark3labs/mcp-go/client/transport"
 	mcpgo "github.com/mark3labs/mcp-go/mcp"
 	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
-
-	"github.com/switchboard-dev/switchboard/server"
 )
 
 // Progress from an upstream MCP tool reaches the client under the client's
@@ -33,7 +31,7 @@ func TestMCPIntegrationProgress(t *testing.T) {
 		})
 	up := httptest.NewServer(sdk.NewStreamableHTTPHandler(func(*http.Request) *sdk.Server { return s }, nil))
 	defer up.Close()
-	srv := serve(t, "integrations:\n  - name: jobs\n    type: mcp\n    url: "+up.URL+"\n    timeout: 30s\n", server.HTTPOptions{})
+	srv := serve(t, "integrations:\n  - name: jobs\n    type: mcp\n    url: "+up.URL+"\n    timeout: 30s\n")
 
 	tr, err := transport.NewStreamableHTTP(srv.BaseURL + "/mcp")
 	if err != nil {

@@ -6,14 +6,12 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/switchboard-dev/switchboard/server"
 )
 
 // Malformed protocol messages get a clear error status or JSON-RPC error,
 // never a crash, and the server keeps serving a real client afterwards.
 func TestBadProtocolMessagesLeaveTheServerServing(t *testing.T) {
-	srv := serve(t, testConfig(newUpstream(t).URL), server.HTTPOptions{MaxBodyBytes: 1 << 16})
+	srv := serve(t, withServer(testConfig(newUpstream(t).URL), "  max_body_bytes: 65536"))
 	resp := post(t, srv.BaseURL+"/mcp", initBody, nil)
 	sid := resp.Header.Get("Mcp-Session-Id")
 	inSession := map[string]string{"Mcp-Session-Id": sid, "Mcp-Protocol-Version": "2025-06-18"}

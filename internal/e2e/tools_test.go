@@ -7,8 +7,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/switchboard-dev/switchboard/server"
 )
 
 // TestEveryClientSeesAndCallsTheSameTools drives the server through each real
@@ -16,7 +14,7 @@ import (
 // errors, and the server keeps serving after each failure.
 func TestEveryClientSeesAndCallsTheSameTools(t *testing.T) {
 	up := newUpstream(t)
-	srv := serve(t, testConfig(up.URL), server.HTTPOptions{})
+	srv := serve(t, testConfig(up.URL))
 	var reference []listedTool
 	for _, kind := range clientMatrix() {
 		t.Run(kind.Name, func(t *testing.T) {

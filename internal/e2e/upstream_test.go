@@ -10,8 +10,6 @@ import (
 	"time"
 
 	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
-
-	"github.com/switchboard-dev/switchboard/server"
 )
 
 type contactArgs struct {
@@ -57,7 +55,7 @@ func TestMCPIntegrationThroughEveryClient(t *testing.T) {
     auth: {type: bearer, secret: "env:E2E_HELPDESK_TOKEN"}
     tools: {exclude: ["admin_*"]}
 `
-	srv := serve(t, cfg, server.HTTPOptions{})
+	srv := serve(t, cfg)
 	for _, kind := range clientMatrix() {
 		t.Run(kind.Name, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)

@@ -11,11 +11,8 @@ import (
 	mcpgo "github.com/mark3labs/mcp-go/mcp"
 	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
 
-	"github.com/switchboard-dev/switchboard/configs"
 	"github.com/switchboard-dev/switchboard/integrations"
-	"github.com/switchboard-dev/switchboard/integrations/mcpupstream"
-	"github.com/switchboard-dev/switchboard/internal/secrets"
-	"github.com/switchboard-dev/switchboard/internal/secrets/vault"
+	"github.com/switchboard-dev/switchboard/internal/app"
 	"github.com/switchboard-dev/switchboard/internal/testvault"
 )
 
@@ -25,12 +22,12 @@ import (
 func TestUpstreamMCPTokenFromVault(t *testing.T) {
 	tv := testvault.Start(t)
 	tv.MountKV("kv", 2)
-	src, err := vault.New(context.Background(), vault.Options{Address: tv.Addr, Auth: vault.Auth{Method: "token", Token: tv.RootToken}}, nil)
-	if err != nil {
-		t.Fatal(err)
+	getenv := func(k string) string {
+		if k == "VAULT_TOKEN" {
+			return tv.RootToken
+		}
+		return ""
 	}
-	defer src.Close()
-	res := secrets.NewResolver(map[secrets.Scheme]secrets.Source{secrets.SchemeVault: src})
 
 	for _, kind := range []string{"streamable", "sse"} {
 		t.Run(kind, func(t *testing.T) {
@@ -55,28 +52,19 @@ func TestUpstreamMCPTokenFromVault(t *testing.T) {
 				h.ServeHTTP(w, r)
 			}))
 			defer ts.Close()
-			cfg, err := configs.Parse([]byte("integrations:\n  - name: crm\n    type: mcp\n    url: "+ts.URL+path+
-				"\n    auth: {type: bearer, secret: \"vault:kv/crm#token\"}\n"), func(string) string { return "" })
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer cancel()
+			a, err := app.Open(ctx, app.Source{YAML: []byte("vault: {address: \"" + tv.Addr + "\"}\nintegrations:\n  - name: crm\n    type: mcp\n    url: " + ts.URL + path +
+				"\n    auth: {type: bearer, secret: \"vault:kv/crm#token\"}\n")}, app.Options{Getenv: getenv})
 			if err != nil {
 				t.Fatal(err)
 			}
-			u := mcpupstream.New(cfg.Integrations[0], mcpupstream.Deps{Secrets: res})
-			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-			defer cancel()
-			go u.Run(ctx)
-			if err := u.WaitStarted(ctx); err != nil {
-				t.Fatal(err)
+			defer a.Close()
+			if errs := a.WaitUpstreams(ctx); len(errs) > 0 {
+				t.Fatal(errs)
 			}
 			callOnce := func(name string) (*mcpgo.CallToolResult, error) {
-				for _, tl := range u.Tools() {
-					if tl.Name() == "crm_find_contact" {
-						var req mcpgo.CallToolRequest
-						req.Params.Arguments = map[string]any{"name": name}
-						return tl.Handler.Call(ctx, req)
-					}
-				}
-				t.Fatal("crm_find_contact not discovered")
-				return nil, nil
+				return a.Call(ctx, "crm_find_contact", []byte(`{"name":"`+name+`"}`))
 			}
 			r, err := callOnce("Ana")
 			if err != nil || r.IsError || r.Content[0].(mcpgo.TextContent).Text != "found Ana" {

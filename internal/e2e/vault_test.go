@@ -27,14 +27,9 @@ import (
 	"time"
 
 	"github.com/hashicorp/vault/api"
-	"github.com/mark3labs/mcp-go/mcp"
 
-	"github.com/switchboard-dev/switchboard/configs"
 	"github.com/switchboard-dev/switchboard/internal/app"
-	"github.com/switchboard-dev/switchboard/internal/secrets/vault"
 	"github.com/switchboard-dev/switchboard/internal/testvault"
-	"github.com/switchboard-dev/switchboard/policy"
-	"github.com/switchboard-dev/switchboard/server"
 )
 
 // vaultClients are the clients the Vault tests run through: both libraries,
@@ -324,7 +319,6 @@ type vaultServed struct {
 	target
 	w   *vaultWorld
 	app *app.App
-	src *vault.Source
 }
 
 // vaultConfig is a config whose vault: block points at the proxy; auth is
@@ -362,9 +356,8 @@ func (w *vaultWorld) integration(name, ref, headers string) string {
 `
 }
 
-// serve builds the App as `switchboard serve` does (the vault: block mapped
-// onto vault.Options as cmd/switchboard/vault.go maps it) and serves it over
-// HTTP with readiness. env is the process environment (VAULT_TOKEN, ...).
+// serve builds the App exactly as `switchboard serve` does (app.Open, the
+// App's own HTTP surface). env is the process environment (VAULT_TOKEN, ...).
 func (w *vaultWorld) serve(cfgYAML string, env map[string]string) *vaultServed {
 	t := w.t
 	t.Helper()
@@ -374,51 +367,21 @@ func (w *vaultWorld) serve(cfgYAML string, env map[string]string) *vaultServed {
 		}
 		return testEnv(k)
 	}
-	cfg, err := configs.Parse([]byte(cfgYAML), getenv)
-	if err != nil {
-		t.Fatal(err)
-	}
 	logger := slog.New(slog.NewJSONHandler(&w.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	v := cfg.Vault
-	if v == nil {
-		t.Fatal("config has no vault: block")
-	}
-	src, err := vault.New(context.Background(), vault.Options{
-		Address:       v.Address,
-		Namespace:     v.Namespace,
-		CACert:        v.CACert,
-		TLSSkipVerify: v.TLSSkipVerify,
-		Timeout:       v.Timeout,
-		CacheTTL:      v.CacheTTL,
-		StaleIfError:  v.StaleIfError,
-		Getenv:        getenv,
-		Auth: vault.Auth{
-			Method:       v.Auth.Method,
-			TokenFile:    v.Auth.TokenFile,
-			RoleID:       v.Auth.RoleID,
-			SecretIDFile: v.Auth.SecretIDFile,
-			Mount:        v.Auth.Mount,
-			Role:         v.Auth.Role,
-		},
-	}, logger.With("component", "vault"))
-	if err != nil {
-		t.Fatalf("vault.New: %v", err)
-	}
-	t.Cleanup(src.Close)
-	a, err := app.New(context.Background(), cfg, app.Options{
+	a, err := app.Open(context.Background(), app.Source{YAML: []byte(cfgYAML)}, app.Options{
 		Version: "test", Getenv: getenv, Logger: logger, Stderr: &w.audit,
-		Vault: src, VaultCheck: src.Check,
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { a.Close() })
-	h := server.NewHTTP(a.MCP, server.HTTPOptions{
-		MaxBodyBytes: 1 << 20, Inflight: a.Inflight, Metrics: a.Metrics(), Ready: a.Ready, Logger: logger,
-	})
+	h, err := a.HTTP(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
 	ts := httptest.NewServer(h)
 	t.Cleanup(ts.Close)
-	return &vaultServed{target: target{BaseURL: ts.URL}, w: w, app: a, src: src}
+	return &vaultServed{target: target{BaseURL: ts.URL}, w: w, app: a}
 }
 
 // get fetches an HTTP endpoint of switchboard and keeps its body as output.
@@ -922,43 +885,32 @@ func BenchmarkVaultCredentialLookup(b *testing.B) {
 	}))
 	b.Cleanup(up.Close)
 	getenv := func(k string) string {
-		if k == "BENCH_TOKEN" {
+		switch k {
+		case "BENCH_TOKEN":
 			return "bench-token"
+		case "VAULT_TOKEN":
+			return tok
 		}
 		return ""
 	}
 	handler := func(b *testing.B, ref string, ttl time.Duration) func(context.Context) error {
-		cfg, err := configs.Parse([]byte(`
+		a, err := app.Open(context.Background(), app.Source{YAML: []byte(`
+vault: {address: "` + v.Addr + `", cache_ttl: ` + ttl.String() + `}
 integrations:
   - name: helpdesk
     type: http
-    base_url: `+up.URL+`
-    auth: {type: bearer, secret: "`+ref+`"}
+    base_url: ` + up.URL + `
+    auth: {type: bearer, secret: "` + ref + `"}
     tools:
       - {name: ping, description: Pings., method: GET, path: /ping, response: {jq: '.customers[0] | {id, tier}'}}
-`), getenv)
-		if err != nil {
-			b.Fatal(err)
-		}
-		src, err := vault.New(context.Background(), vault.Options{Address: v.Addr, CacheTTL: ttl, Auth: vault.Auth{Token: tok}}, nil)
-		if err != nil {
-			b.Fatal(err)
-		}
-		b.Cleanup(src.Close)
-		a, err := app.New(context.Background(), cfg, app.Options{Getenv: getenv, Logger: slog.New(slog.DiscardHandler), Stderr: io.Discard, Vault: src, VaultCheck: src.Check})
+`)}, app.Options{Getenv: getenv, Logger: slog.New(slog.DiscardHandler), Stderr: io.Discard})
 		if err != nil {
 			b.Fatal(err)
 		}
 		b.Cleanup(func() { a.Close() })
-		tool, ok := a.Tool("helpdesk_ping")
-		if !ok {
-			b.Fatal("no helpdesk_ping")
-		}
-		var req mcp.CallToolRequest
-		req.Params.Name = "helpdesk_ping"
-		req.Params.Arguments = map[string]any{}
+		args := []byte(`{}`)
 		return func(ctx context.Context) error {
-			res, err := tool.Handler.Call(ctx, req)
+			res, err := a.Call(ctx, "helpdesk_ping", args)
 			if err == nil && res.IsError {
 				err = errors.New("isError result")
 			}
@@ -974,7 +926,7 @@ integrations:
 		{"vault-cold", "vault:kv/bench#api_token", 0},
 		{"vault-cache1m", "vault:kv/bench#api_token", time.Minute},
 	}
-	ctx := policy.WithCaller(context.Background(), policy.Caller{ClientID: "bench"})
+	ctx := context.Background()
 	nsop := map[string]float64{}
 	for _, parallel := range []bool{false, true} {
 		mode := "serial"

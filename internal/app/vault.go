@@ -1,4 +1,4 @@
-package main
+package app
 
 import (
 	"context"
@@ -10,13 +10,13 @@ import (
 )
 
 // openVault connects to Vault when the config uses vault: references (or has
-// a vault: block). Vault being down does not stop the start: calls say so
-// and /readyz reports it; a refused login does stop it.
-func openVault(ctx context.Context, l *loaded, getenv func(string) string, logger *slog.Logger) error {
-	if !configs.UsesVault(l.cfg) && l.cfg.Vault == nil {
-		return nil
+// a vault: block); nil when it does not. Vault being down does not stop the
+// start: calls say so and /readyz reports it; a refused login does stop it.
+func openVault(ctx context.Context, cfg *configs.Config, getenv func(string) string, logger *slog.Logger) (*vault.Source, error) {
+	if !configs.UsesVault(cfg) && cfg.Vault == nil {
+		return nil, nil
 	}
-	v := l.cfg.Vault
+	v := cfg.Vault
 	if v == nil {
 		v = &configs.Vault{}
 	}
@@ -46,11 +46,7 @@ func openVault(ctx context.Context, l *loaded, getenv func(string) string, logge
 		},
 	}, logger.With("component", "vault"))
 	if err != nil {
-		return fmt.Errorf("vault: %w", err)
+		return nil, fmt.Errorf("vault: %w", err)
 	}
-	l.vault = src
-	l.check = src.Check
-	prev := l.cleanup
-	l.cleanup = func() { src.Close(); prev() }
-	return nil
+	return src, nil
 }

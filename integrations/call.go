@@ -1,0 +1,182 @@
+package integrations
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/mark3labs/mcp-go/mcp"
+)
+
+// TokenParam is the argument that carries a confirmation token.
+const TokenParam = "confirmation_token"
+
+// Call is one tool call. The edge (the MCP handler, or `switchboard call`)
+// decodes the request once into a Call; policy and the integration read it
+// and never go back to the transport.
+type Call struct {
+	// Tool is the exposed tool name.
+	Tool string
+	// Args are the model's arguments, never nil. Numbers are json.Number,
+	// exactly as sent: an ID above 2^53 keeps every digit.
+	Args map[string]any
+	// ArgsErr says why the arguments could not be decoded (not a JSON
+	// object, say); policy refuses such a call before anything runs.
+	ArgsErr error
+	Caller  Caller
+	// Session is the MCP session of a handshake-era connection; "" for a
+	// 2026-07-28 request (stateless) and for the command line.
+	Session string
+	// CanElicit: the client declared form elicitation, so a question can be
+	// put to the person on the line.
+	CanElicit bool
+	// Presented is what the client brought back of an earlier confirmation.
+	Presented Presented
+	// ProgressToken is the client's, nil when it asked for no progress.
+	ProgressToken mcp.ProgressToken
+	// Notify sends a notification to the calling client; nil when there is
+	// no client to tell (the command line).
+	Notify func(method string, params map[string]any)
+	// IdempotencyKey is set by policy on a confirmed call; integrations send
+	// it upstream so that a replay cannot act twice.
+	IdempotencyKey string
+	// Decision and Reason are what policy decided, for the audit line and
+	// the metrics.
+	Decision string
+	Reason   string
+}
+
+// Presented is the confirmation material a client sent with a call.
+type Presented struct {
+	// Token is the confirmation_token argument.
+	Token string
+	// TokenSent: a confirmation_token other than null or "" was sent (it
+	// may still not be a string, and is then refused as invalid).
+	TokenSent    bool
+	RequestState string
+	Responses    mcp.InputResponses
+}
+
+// NewCall decodes an MCP tools/call request for tool t. For a tool that
+// needs confirmation the confirmation_token argument is taken out of the
+// arguments (its own schema does not know it); for any other tool it stays,
+// and the schema refuses it like any unknown argument.
+func NewCall(t *Tool, p mcp.CallToolParams) *Call {
+	c := &Call{Tool: t.Name()}
+	c.Args, c.ArgsErr = DecodeArgs(p.RawArguments, p.Arguments)
+	if c.Args == nil {
+		c.Args = map[string]any{}
+	}
+	if t.NeedsConfirmation {
+		c.Presented = takeToken(c.Args)
+		c.Presented.RequestState = p.RequestState
+		c.Presented.Responses = p.InputResponses
+	}
+	if p.Meta != nil {
+		c.ProgressToken = p.Meta.ProgressToken
+	}
+	return c
+}
+
+func takeToken(args map[string]any) Presented {
+	v, ok := args[TokenParam]
+	if !ok {
+		return Presented{}
+	}
+	delete(args, TokenParam)
+	s, isString := v.(string)
+	if v == nil || (isString && strings.TrimSpace(s) == "") {
+		return Presented{} // how many models say "no token"
+	}
+	return Presented{Token: strings.TrimSpace(s), TokenSent: true}
+}
+
+// DecodeArgs decodes tool arguments keeping every number exact: from raw
+// JSON when the transport kept it, else from an already decoded value (an
+// in-process caller), whose numbers are turned into json.Number too.
+func DecodeArgs(raw json.RawMessage, decoded any) (map[string]any, error) {
+	if len(raw) > 0 {
+		dec := json.NewDecoder(bytes.NewReader(raw))
+		dec.UseNumber()
+		var v any
+		if err := dec.Decode(&v); err != nil {
+			return nil, fmt.Errorf("arguments are not valid JSON: %w", err)
+		}
+		if dec.More() {
+			return nil, errors.New("arguments: trailing data after the JSON object")
+		}
+		return asObject(v)
+	}
+	if decoded == nil {
+		return map[string]any{}, nil
+	}
+	if m, ok := decoded.(map[string]any); ok {
+		return exact(m).(map[string]any), nil
+	}
+	b, err := json.Marshal(decoded)
+	if err != nil {
+		return nil, fmt.Errorf("arguments: %w", err)
+	}
+	return DecodeArgs(b, nil)
+}
+
+func asObject(v any) (map[string]any, error) {
+	switch m := v.(type) {
+	case nil:
+		return map[string]any{}, nil
+	case map[string]any:
+		return m, nil
+	}
+	return nil, errors.New("arguments must be a JSON object")
+}
+
+// exact copies a decoded value with every Go number as a json.Number.
+func exact(v any) any {
+	switch x := v.(type) {
+	case map[string]any:
+		out := make(map[string]any, len(x))
+		for k, e := range x {
+			out[k] = exact(e)
+		}
+		return out
+	case []any:
+		out := make([]any, len(x))
+		for i, e := range x {
+			out[i] = exact(e)
+		}
+		return out
+	case float64:
+		return json.Number(strconv.FormatFloat(x, 'g', -1, 64))
+	case float32:
+		return json.Number(strconv.FormatFloat(float64(x), 'g', -1, 32))
+	case int:
+		return json.Number(strconv.Itoa(x))
+	case int64:
+		return json.Number(strconv.FormatInt(x, 10))
+	case int32:
+		return json.Number(strconv.FormatInt(int64(x), 10))
+	case uint64:
+		return json.Number(strconv.FormatUint(x, 10))
+	}
+	return v
+}
+
+// Progress sends notifications/progress to the calling client, when it
+// asked for progress and there is a client to tell.
+func (c *Call) Progress(params map[string]any) {
+	if c.ProgressToken == nil || c.Notify == nil {
+		return
+	}
+	out := make(map[string]any, len(params)+1)
+	for k, v := range params {
+		out[k] = v
+	}
+	out["progressToken"] = c.ProgressToken
+	c.Notify(string(mcp.MethodNotificationProgress), out)
+}
+
+// Decide records policy's decision for the audit line and metrics.
+func (c *Call) Decide(decision, reason string) { c.Decision, c.Reason = decision, reason }

@@ -1,0 +1,71 @@
+package server
+
+import (
+	"context"
+
+	"github.com/mark3labs/mcp-go/mcp"
+	mcpserver "github.com/mark3labs/mcp-go/server"
+
+	"github.com/switchboard-dev/switchboard/integrations"
+)
+
+// newCall decodes one tools/call request into the Call that policy and the
+// integration read: the arguments (once, exact numbers), who is calling,
+// the session, whether the client can be asked a question, and how to send
+// it notifications. Nothing below this reads the transport again.
+func (m *MCP) newCall(ctx context.Context, t *integrations.Tool, req mcp.CallToolRequest) *integrations.Call {
+	c := NewCall(ctx, t, req)
+	srv := m.MCPServer
+	c.Notify = func(method string, params map[string]any) {
+		_ = srv.SendNotificationToClient(ctx, method, params)
+	}
+	return c
+}
+
+// NewCall is newCall without a way to notify the client: what a request
+// and its context say about the call (exported for policy's tests, which
+// build calls exactly as the edge does).
+func NewCall(ctx context.Context, t *integrations.Tool, req mcp.CallToolRequest) *integrations.Call {
+	c := integrations.NewCall(t, req.Params)
+	c.Caller = callerFrom(ctx)
+	c.Session, c.CanElicit = session(ctx)
+	return c
+}
+
+// session returns the MCP session id of a handshake-era call (a 2026-07-28
+// request is stateless and has none) and whether the client declared form
+// elicitation: in the request's _meta for 2026-07-28, at initialize for the
+// handshake era.
+func session(ctx context.Context) (id string, canElicit bool) {
+	if info := mcpserver.RequestProtocolInfoFromContext(ctx); info != nil && info.Modern {
+		return "", info.ClientCapabilities != nil && formElicitation(info.ClientCapabilities.Elicitation)
+	}
+	s := mcpserver.ClientSessionFromContext(ctx)
+	if s == nil {
+		return "", false
+	}
+	id = s.SessionID()
+	if _, ok := s.(mcpserver.SessionWithElicitation); !ok {
+		return id, false
+	}
+	ci, ok := s.(mcpserver.SessionWithClientInfo)
+	return id, ok && formElicitation(ci.GetClientCapabilities().Elicitation)
+}
+
+// formElicitation: an empty elicitation capability means form mode.
+func formElicitation(e *mcp.ElicitationCapability) bool {
+	return e != nil && (e.Form != nil || e.URL == nil)
+}
+
+type callerKey struct{}
+
+// WithCaller attaches the authenticated client to a request's context; the
+// edge copies it into the Call.
+func WithCaller(ctx context.Context, c integrations.Caller) context.Context {
+	return context.WithValue(ctx, callerKey{}, c)
+}
+
+func callerFrom(ctx context.Context) integrations.Caller {
+	c, _ := ctx.Value(callerKey{}).(integrations.Caller)
+	return c
+}
