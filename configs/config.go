@@ -5,6 +5,8 @@ package configs
 
 import (
 	"time"
+
+	"github.com/itchyny/gojq"
 )
 
 // Config is the whole configuration file.
@@ -162,7 +164,12 @@ type Response struct {
 	JQ       string `yaml:"jq"`
 	MaxBytes Size   `yaml:"max_bytes" validate:"gte=0"`
 	MaxRead  Size   `yaml:"max_read" validate:"gte=0"`
+	code     *gojq.Code
 }
+
+// Program is the jq program, compiled when the config was validated (nil
+// without jq).
+func (r Response) Program() *gojq.Code { return r.code }
 
 // Confirm makes a tool require the user's confirmation.
 type Confirm struct {

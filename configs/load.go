@@ -1,8 +1,10 @@
 package configs
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"reflect"
 	"regexp"
@@ -10,10 +12,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/goccy/go-yaml"
-	"github.com/goccy/go-yaml/ast"
-	"github.com/goccy/go-yaml/parser"
-	"github.com/goccy/go-yaml/token"
+	"go.yaml.in/yaml/v3"
 )
 
 // Problem is one thing wrong with a configuration file.
@@ -86,77 +85,183 @@ func expandEnv(data []byte, getenv func(string) string) []byte {
 }
 
 // Parse decodes and validates a configuration. Every problem is reported in
-// one *Error.
-func Parse(data []byte, getenv func(string) string) (*Config, error) {
+// one *Error: unknown keys, every value of the wrong type (each with its
+// path and line, decoding goes on past it), and every invalid value.
+func Parse(data []byte, getenv func(string) string) (cfg *Config, err error) {
+	defer func() {
+		if r := recover(); r != nil { // the YAML library must never take the process down
+			cfg, err = nil, &Error{Problems: []Problem{{Message: fmt.Sprintf("the YAML could not be decoded: %v", r)}}}
+		}
+	}()
 	data = expandEnv(data, getenv)
-	file, err := parser.ParseBytes(data, 0)
-	if err != nil {
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	var doc yaml.Node
+	if err := dec.Decode(&doc); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, &Error{Problems: []Problem{{Message: "the file is empty"}}}
+		}
 		return nil, &Error{Problems: []Problem{yamlProblem(err)}}
 	}
-	var cfg Config
-	if len(file.Docs) == 0 || file.Docs[0].Body == nil {
-		return nil, &Error{Problems: []Problem{{Message: "the file is empty"}}}
-	}
-	if len(file.Docs) > 1 {
-		line := 0
-		if d := file.Docs[1]; d.Start != nil {
-			line = d.Start.Position.Line
-		} else if d.Body != nil {
-			line = d.Body.GetToken().Position.Line
+	var extra yaml.Node
+	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
+		line := extra.Line
+		if err != nil {
+			return nil, &Error{Problems: []Problem{yamlProblem(err)}}
 		}
 		return nil, &Error{Problems: []Problem{{Line: line, Message: "only one YAML document is allowed"}}}
 	}
-	body := file.Docs[0].Body
-	idx := lineIndex{}
+	body := &doc
+	if body.Kind == yaml.DocumentNode && len(body.Content) > 0 {
+		body = body.Content[0]
+	}
+	if body.Kind == 0 || body.Kind == yaml.DocumentNode || (body.Kind == yaml.ScalarNode && body.Tag == "!!null") {
+		return nil, &Error{Problems: []Problem{{Message: "the file is empty"}}}
+	}
+	var c Config
+	idx := newLineIndex()
 	var problems []Problem
 	// Unknown keys first: they explain most type errors that follow.
-	checkKeys(body, reflect.TypeOf(cfg), "", idx, &problems)
-	if err := nodeToValue(body, &cfg); err != nil {
-		problems = append(problems, yamlProblem(err))
+	checkKeys(body, reflect.TypeOf(c), "", idx, &problems)
+	if err := body.Decode(&c); err != nil {
+		problems = append(problems, decodeProblems(err, idx)...)
 	}
-	if len(problems) == 0 {
-		applyDefaults(&cfg)
-		problems = append(problems, validate(&cfg, idx)...)
+	// Validate what did decode, so one run shows every problem; a value that
+	// is unknown or did not decode is not reported a second time as missing
+	// or invalid.
+	applyDefaults(&c)
+	for _, p := range validate(&c, idx) {
+		if !underAny(p.Path, problems) {
+			problems = append(problems, p)
+		}
 	}
 	if len(problems) > 0 {
 		sort.SliceStable(problems, func(i, j int) bool { return problems[i].Line < problems[j].Line })
 		return nil, &Error{Problems: problems}
 	}
-	return &cfg, nil
+	return &c, nil
 }
 
-// nodeToValue decodes body into v; the YAML library panics on some malformed
-// input (e.g. an empty "!" tag where a list belongs), which is a problem in
-// the file, not a crash.
-func nodeToValue(body ast.Node, v any) (err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			err = fmt.Errorf("the YAML could not be decoded: %v", r)
+// underAny reports whether path is at or below the path of a problem.
+func underAny(path string, problems []Problem) bool {
+	for _, q := range problems {
+		if q.Path != "" && (path == q.Path || strings.HasPrefix(path, q.Path+".") || strings.HasPrefix(path, q.Path+"[")) {
+			return true
 		}
-	}()
-	return yaml.NodeToValue(body, v)
-}
-
-type tokenError interface {
-	GetToken() *token.Token
-	GetMessage() string
-}
-
-func yamlProblem(err error) Problem {
-	var te tokenError
-	if errors.As(err, &te) && te.GetToken() != nil {
-		return Problem{Line: te.GetToken().Position.Line, Message: te.GetMessage()}
 	}
-	return Problem{Message: err.Error()}
+	return false
 }
 
-// lineIndex maps a YAML path to the line it starts on.
-type lineIndex map[string]int
+var (
+	yamlLine      = regexp.MustCompile(`^(?:yaml: )?line (\d+): (.*)$`)
+	notADuration  = regexp.MustCompile("^cannot unmarshal !!\\w+ `(.*)` into time.Duration$")
+	cannotDecode  = regexp.MustCompile("^cannot unmarshal !!(\\w+) `(.*)` into (.*)$")
+	quoted        = regexp.MustCompile(`^"((?:[^"\\]|\\.)*)"`)
+	yamlTypeNames = map[string]string{"str": "text", "int": "a number", "float": "a number", "bool": "true or false", "map": "a mapping", "seq": "a list", "null": "empty"}
+	goTypeNames   = map[string]string{"string": "text", "int": "a whole number", "int64": "a whole number", "bool": "true or false",
+		"[]string": "a list", "map[string]string": "a mapping", "float64": "a number"}
+)
+
+func typeWord(t string, names map[string]string) string {
+	if w, ok := names[t]; ok {
+		return w
+	}
+	switch {
+	case strings.HasPrefix(t, "[]"):
+		return "a list"
+	case strings.HasPrefix(t, "map["), strings.HasPrefix(t, "configs."):
+		return "a mapping"
+	}
+	return t
+}
+
+// yamlProblem is a syntax error; the library puts the line in the text.
+func yamlProblem(err error) Problem {
+	if m := yamlLine.FindStringSubmatch(err.Error()); m != nil {
+		line, _ := strconv.Atoi(m[1])
+		return Problem{Line: line, Message: m[2]}
+	}
+	return Problem{Message: strings.TrimPrefix(err.Error(), "yaml: ")}
+}
+
+// decodeProblems turns the library's type errors (all of them: it decodes
+// on past each) into problems with the path found on their line.
+func decodeProblems(err error, idx lineIndex) []Problem {
+	var te *yaml.TypeError
+	if !errors.As(err, &te) {
+		return []Problem{yamlProblem(err)}
+	}
+	var out []Problem
+	for _, e := range te.Errors {
+		p := Problem{Message: e}
+		value := ""
+		if m := yamlLine.FindStringSubmatch(e); m != nil {
+			p.Line, _ = strconv.Atoi(m[1])
+			p.Message = m[2]
+		}
+		switch m := cannotDecode.FindStringSubmatch(p.Message); {
+		case notADuration.MatchString(p.Message):
+			value = notADuration.FindStringSubmatch(p.Message)[1]
+			p.Message = fmt.Sprintf("%q is not a duration (write it like 250ms, 5s or 2m)", value)
+		case m != nil:
+			value = m[2]
+			p.Message = fmt.Sprintf("%q is %s, want %s", value, typeWord(m[1], yamlTypeNames), typeWord(m[3], goTypeNames))
+		default:
+			if q := quoted.FindStringSubmatch(p.Message); q != nil {
+				value = q[1]
+			}
+		}
+		if p.Line > 0 {
+			p.Path = idx.pathAt(p.Line, value)
+		}
+		out = append(out, p)
+	}
+	return out
+}
+
+// lineIndex maps a YAML path to the line it starts on, and a line to the
+// first path that starts on it (where a type error on that line points).
+type lineIndex struct {
+	lines   map[string]int
+	scalars map[int][]scalarAt // the scalar values on each line, in order
+}
+
+type scalarAt struct{ path, value string }
+
+func newLineIndex() lineIndex {
+	return lineIndex{lines: map[string]int{}, scalars: map[int][]scalarAt{}}
+}
+
+// add records that path starts on line; the first record of each wins.
+func (idx lineIndex) add(path string, line int) {
+	if _, ok := idx.lines[path]; !ok {
+		idx.lines[path] = line
+	}
+}
+
+// addScalar records the scalar value found at path.
+func (idx lineIndex) addScalar(path string, n *yaml.Node) {
+	idx.scalars[n.Line] = append(idx.scalars[n.Line], scalarAt{path, n.Value})
+}
+
+// pathAt is the path of the scalar value on line (a type error names the
+// line and the value, not the key), or the deepest path on it.
+func (idx lineIndex) pathAt(line int, value string) string {
+	best := ""
+	for _, s := range idx.scalars[line] {
+		if s.value == value {
+			return s.path
+		}
+		if strings.Count(s.path, ".")+strings.Count(s.path, "[") > strings.Count(best, ".")+strings.Count(best, "[") {
+			best = s.path
+		}
+	}
+	return best
+}
 
 // line returns the line of path, or of its nearest ancestor present in the file.
 func (idx lineIndex) line(path string) int {
 	for path != "" {
-		if l, ok := idx[path]; ok {
+		if l, ok := idx.lines[path]; ok {
 			return l
 		}
 		i := strings.LastIndexAny(path, ".[")
@@ -165,7 +270,7 @@ func (idx lineIndex) line(path string) int {
 		}
 		path = path[:i]
 	}
-	return idx[""]
+	return idx.lines[""]
 }
 
 func joinPath(parent, key string) string {
@@ -179,61 +284,63 @@ var toolsType = reflect.TypeOf(Tools{})
 
 // checkKeys walks node against t, recording every path's line and reporting
 // every mapping key that t does not declare.
-func checkKeys(node ast.Node, t reflect.Type, path string, idx lineIndex, problems *[]Problem) {
+func checkKeys(node *yaml.Node, t reflect.Type, path string, idx lineIndex, problems *[]Problem) {
 	if node == nil {
 		return
 	}
-	if _, ok := idx[path]; !ok {
-		idx[path] = node.GetToken().Position.Line
+	for node.Kind == yaml.AliasNode && node.Alias != nil {
+		node = node.Alias
+	}
+	idx.add(path, node.Line)
+	if node.Kind == yaml.ScalarNode {
+		idx.addScalar(path, node)
 	}
 	for t.Kind() == reflect.Pointer {
 		t = t.Elem()
 	}
 	if t == toolsType {
-		switch node.(type) {
-		case *ast.SequenceNode:
+		switch node.Kind {
+		case yaml.SequenceNode:
 			t = reflect.TypeOf([]Tool{})
-		case *ast.MappingNode, *ast.MappingValueNode:
+		case yaml.MappingNode:
 			t = reflect.TypeOf(ToolFilter{})
 		}
 	}
-	switch n := node.(type) {
-	case *ast.MappingNode:
-		for _, mv := range n.Values {
-			checkMappingValue(mv, t, path, idx, problems)
+	switch node.Kind {
+	case yaml.MappingNode:
+		for i := 0; i+1 < len(node.Content); i += 2 {
+			checkMappingValue(node.Content[i], node.Content[i+1], t, path, idx, problems)
 		}
-	case *ast.MappingValueNode:
-		checkMappingValue(n, t, path, idx, problems)
-	case *ast.SequenceNode:
+	case yaml.SequenceNode:
 		if t.Kind() != reflect.Slice {
 			return
 		}
-		for i, v := range n.Values {
+		for i, v := range node.Content {
 			checkKeys(v, t.Elem(), path+"["+strconv.Itoa(i)+"]", idx, problems)
 		}
 	}
 }
 
-func checkMappingValue(mv *ast.MappingValueNode, t reflect.Type, path string, idx lineIndex, problems *[]Problem) {
-	key := mv.Key.GetToken().Value
+func checkMappingValue(k, v *yaml.Node, t reflect.Type, path string, idx lineIndex, problems *[]Problem) {
+	key := k.Value
 	switch t.Kind() {
 	case reflect.Map:
 		p := joinPath(path, key)
-		idx[p] = mv.Key.GetToken().Position.Line
-		checkKeys(mv.Value, t.Elem(), p, idx, problems)
+		idx.add(p, k.Line)
+		checkKeys(v, t.Elem(), p, idx, problems)
 	case reflect.Struct:
 		p := joinPath(path, key)
-		idx[p] = mv.Key.GetToken().Position.Line
+		idx.add(p, k.Line)
 		f, ok := fieldByYAMLName(t, key)
 		if !ok {
 			msg := fmt.Sprintf("unknown key %q", key)
 			if hint := closestKey(t, key); hint != "" {
 				msg += fmt.Sprintf(" (did you mean %q?)", hint)
 			}
-			*problems = append(*problems, Problem{Path: p, Line: idx[p], Message: msg})
+			*problems = append(*problems, Problem{Path: p, Line: k.Line, Message: msg})
 			return
 		}
-		checkKeys(mv.Value, f.Type, p, idx, problems)
+		checkKeys(v, f.Type, p, idx, problems)
 	}
 }
 
@@ -245,7 +352,10 @@ func yamlName(f reflect.StructField) string {
 func fieldByYAMLName(t reflect.Type, key string) (reflect.StructField, bool) {
 	for i := 0; i < t.NumField(); i++ {
 		f := t.Field(i)
-		if n := yamlName(f); n != "" && n != "-" && n == key {
+		if f.Tag.Get("yaml") == "" {
+			continue
+		}
+		if n := yamlName(f); n != "-" && n == key {
 			return f, true
 		}
 	}
@@ -289,14 +399,13 @@ func editDistance(a, b string) int {
 
 // UnmarshalYAML decodes a list of tools (type http) or an
 // include/exclude/confirm filter (type mcp).
-func (t *Tools) UnmarshalYAML(node ast.Node) error {
-	switch node.(type) {
-	case *ast.SequenceNode:
-		return yaml.NodeToValue(node, &t.List)
-	case *ast.NullNode:
+func (t *Tools) UnmarshalYAML(node *yaml.Node) error {
+	switch {
+	case node.Kind == yaml.SequenceNode:
+		return node.Decode(&t.List)
+	case node.Kind == yaml.ScalarNode && node.Tag == "!!null":
 		return nil
-	default:
-		t.Filter = &ToolFilter{}
-		return yaml.NodeToValue(node, t.Filter)
 	}
+	t.Filter = &ToolFilter{}
+	return node.Decode(t.Filter)
 }

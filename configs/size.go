@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+
+	"go.yaml.in/yaml/v3"
 )
 
 // Size is a byte count written as a number or with a unit (4096, 4KiB, 8MiB, 1MB).
@@ -18,20 +20,12 @@ var sizeUnits = []struct {
 	{"B", 1},
 }
 
-// UnmarshalYAML accepts an integer or a string with a unit.
-func (s *Size) UnmarshalYAML(unmarshal func(any) error) error {
-	var n int64
-	if err := unmarshal(&n); err == nil {
-		*s = Size(n)
-		return nil
-	}
-	var str string
-	if err := unmarshal(&str); err != nil {
-		return fmt.Errorf("want a byte size such as 4096, 64KiB or 8MiB")
-	}
-	v, err := ParseSize(str)
-	if err != nil {
-		return err
+// UnmarshalYAML accepts an integer or a string with a unit. A bad size is a
+// type error with its line, so decoding goes on and every problem is shown.
+func (s *Size) UnmarshalYAML(node *yaml.Node) error {
+	v, err := ParseSize(node.Value)
+	if node.Kind != yaml.ScalarNode || err != nil {
+		return &yaml.TypeError{Errors: []string{fmt.Sprintf("line %d: %q is not a byte size such as 4096, 64KiB or 8MiB", node.Line, node.Value)}}
 	}
 	*s = v
 	return nil

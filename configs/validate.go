@@ -23,7 +23,6 @@ var (
 	ExposedName     = regexp.MustCompile(`^[a-zA-Z0-9_-]{1,64}$`)
 	placeholder     = regexp.MustCompile(`\{([^{}]*)\}`)
 	headerToken     = regexp.MustCompile("^[!#$%&'*+\\-.^_`|~0-9A-Za-z]+$")
-	structValidator = newStructValidator()
 )
 
 func newStructValidator() *validator.Validate {
@@ -36,6 +35,9 @@ func newStructValidator() *validator.Validate {
 type checker struct {
 	idx      lineIndex
 	problems []Problem
+	// tags checks validate: tags; one per Parse, so each tag is compiled
+	// once however many params use it.
+	tags *validator.Validate
 }
 
 func (c *checker) add(p string, format string, args ...any) {
@@ -43,8 +45,8 @@ func (c *checker) add(p string, format string, args ...any) {
 }
 
 func validate(cfg *Config, idx lineIndex) []Problem {
-	c := &checker{idx: idx}
-	if err := structValidator.Struct(cfg); err != nil {
+	c := &checker{idx: idx, tags: validator.New()}
+	if err := newStructValidator().Struct(cfg); err != nil {
 		var verrs validator.ValidationErrors
 		if errors.As(err, &verrs) {
 			for _, fe := range verrs {
@@ -281,11 +283,11 @@ func (c *checker) checkHTTP(p string, in Integration, exposed map[string]string)
 			c.add(tp+".name", "exposed name %q is also the name of %s", full, other)
 		}
 		exposed[full] = tp
-		c.checkTool(tp, t)
+		c.checkTool(tp, &in.Tools.List[j])
 	}
 }
 
-func (c *checker) checkTool(p string, t Tool) {
+func (c *checker) checkTool(p string, t *Tool) {
 	params := map[string]Param{}
 	for k, prm := range t.Params {
 		pp := fmt.Sprintf("%s.params[%d]", p, k)
@@ -328,9 +330,11 @@ func (c *checker) checkTool(p string, t Tool) {
 		}
 	}
 	if t.Response.JQ != "" {
-		if _, err := CompileJQ(t.Response.JQ); err != nil {
+		code, err := CompileJQ(t.Response.JQ)
+		if err != nil {
 			c.add(p+".response.jq", "%v", err)
 		}
+		t.Response.code = code
 	}
 	if t.Confirm != nil && t.Confirm.Message != "" {
 		c.checkConfirmTemplate(p+".confirm.message", t.Confirm.Message, params)
@@ -349,7 +353,7 @@ func (c *checker) checkParam(p string, prm Param) {
 		c.add(p+".items", "items need type: array")
 	}
 	if prm.Validate != "" {
-		if err := checkValidateTag(prm.Validate); err != nil {
+		if err := checkValidateTag(c.tags, prm.Validate); err != nil {
 			c.add(p+".validate", "%v", err)
 		}
 	}
@@ -392,13 +396,13 @@ func (c *checker) checkParam(p string, prm Param) {
 }
 
 // checkValidateTag compiles a validator tag; validator panics on a bad one.
-func checkValidateTag(tag string) (err error) {
+func checkValidateTag(v *validator.Validate, tag string) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("bad validate tag %q: %v", tag, r)
 		}
 	}()
-	_ = validator.New().Var("", tag)
+	_ = v.Var("", tag)
 	return nil
 }
 

@@ -25,7 +25,11 @@ func (t *tool) checkArgs(args map[string]any) (map[string]any, []string) {
 	}
 	args = given
 	var problems []string
-	if err := t.schema.Validate(any(args)); err != nil {
+	sch, err := t.schema.compiled()
+	if err != nil {
+		return nil, []string{err.Error()}
+	}
+	if err := sch.Validate(any(args)); err != nil {
 		problems = append(problems, schemaProblems(err)...)
 	}
 	problems = append(problems, t.tagProblems("", t.params, args)...)

@@ -18,7 +18,6 @@ import (
 	"github.com/go-playground/validator/v10"
 	"github.com/itchyny/gojq"
 	"github.com/mark3labs/mcp-go/mcp"
-	"github.com/santhosh-tekuri/jsonschema/v6"
 
 	"github.com/switchboard-dev/switchboard/configs"
 	"github.com/switchboard-dev/switchboard/integrations"
@@ -62,7 +61,7 @@ type tool struct {
 	path      []segment // the tool's path template, compiled
 	headers   []header
 	authRef   *secrets.Ref // nil for auth type none
-	schema    *jsonschema.Schema
+	schema    *lazySchema
 	jq        *gojq.Code
 	validate  *validator.Validate
 	secrets   Secrets
@@ -126,13 +125,12 @@ func New(in configs.Integration, deps Deps) ([]*integrations.Tool, error) {
 		if t.userAgent == "" {
 			t.userAgent = "switchboard"
 		}
-		schema := inputSchema(tc.Params)
-		sch, raw, err := compileSchema(t.name, schema)
+		raw, err := json.Marshal(inputSchema(tc.Params))
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("tool %s: schema: %w", t.name, err)
 		}
-		t.schema = sch
-		if tc.Response.JQ != "" {
+		t.schema = &lazySchema{name: t.name, raw: raw}
+		if t.jq = tc.Response.Program(); t.jq == nil && tc.Response.JQ != "" {
 			if t.jq, err = configs.CompileJQ(tc.Response.JQ); err != nil {
 				return nil, fmt.Errorf("tool %s: %w", t.name, err)
 			}

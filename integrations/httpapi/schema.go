@@ -2,10 +2,13 @@ package httpapi
 
 import (
 	"bytes"
-	"encoding/json"
+	"context"
 	"fmt"
+	"sync"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
+
+	"github.com/switchboard-dev/switchboard/integrations"
 
 	"github.com/switchboard-dev/switchboard/configs"
 )
@@ -65,25 +68,53 @@ func paramSchema(p configs.Param) map[string]any {
 	return s
 }
 
-// compileSchema compiles a generated schema for argument validation.
-func compileSchema(name string, schema map[string]any) (*jsonschema.Schema, []byte, error) {
-	raw, err := json.Marshal(schema)
-	if err != nil {
-		return nil, nil, err
+// lazySchema is a tool's generated input schema, compiled for argument
+// validation the first time it is needed: compiling (which includes checking
+// the schema against the draft's metaschema) costs about 100 µs a tool,
+// most of the start-up of a config with thousands of tools, and a tool that
+// is never called never needs it. Warm compiles it ahead of the first call.
+type lazySchema struct {
+	name string
+	raw  []byte
+	once sync.Once
+	sch  *jsonschema.Schema
+	err  error
+}
+
+func (l *lazySchema) compiled() (*jsonschema.Schema, error) {
+	l.once.Do(func() { l.sch, l.err = compileSchema(l.name, l.raw) })
+	return l.sch, l.err
+}
+
+// Warm compiles the argument schemas of http tools, so that their first
+// calls do not pay for it; the App runs it in the background after start,
+// until ctx ends.
+func Warm(ctx context.Context, tools []*integrations.Tool) {
+	for _, t := range tools {
+		if ctx.Err() != nil {
+			return
+		}
+		if h, ok := t.Handler.(*tool); ok {
+			_, _ = h.schema.compiled()
+		}
 	}
+}
+
+// compileSchema compiles a generated schema for argument validation.
+func compileSchema(name string, raw []byte) (*jsonschema.Schema, error) {
 	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(raw))
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	c := jsonschema.NewCompiler()
 	c.DefaultDraft(jsonschema.Draft2020)
 	url := "urn:switchboard:" + name
 	if err := c.AddResource(url, doc); err != nil {
-		return nil, nil, fmt.Errorf("schema of %s: %w", name, err)
+		return nil, fmt.Errorf("schema of %s: %w", name, err)
 	}
 	sch, err := c.Compile(url)
 	if err != nil {
-		return nil, nil, fmt.Errorf("schema of %s: %w", name, err)
+		return nil, fmt.Errorf("schema of %s: %w", name, err)
 	}
-	return sch, raw, nil
+	return sch, nil
 }

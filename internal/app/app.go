@@ -155,6 +155,7 @@ func build(ctx context.Context, l *loaded, opts Options) (a *App, err error) {
 	a.Registry = integrations.NewRegistry(order, pol.Expose, opts.Logger)
 	client := httpapi.NewClient()
 	validate := validator.New()
+	var httpTools []*integrations.Tool
 	for _, in := range cfg.Integrations {
 		switch in.Type {
 		case "http":
@@ -169,6 +170,7 @@ func build(ctx context.Context, l *loaded, opts Options) (a *App, err error) {
 				return nil, err
 			}
 			a.Registry.Set(in.Name, tools)
+			httpTools = append(httpTools, tools...)
 		case "mcp":
 			name := in.Name
 			u, err := mcpupstream.New(in, mcpupstream.Deps{
@@ -193,10 +195,11 @@ func build(ctx context.Context, l *loaded, opts Options) (a *App, err error) {
 		Logger:   opts.Logger,
 		Inflight: a.Inflight,
 	})
-	// Upstream MCP servers connect in the background: switchboard serves
-	// whether or not they are up, and announces their tools when they come.
 	runCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
 	a.closers = append(a.closers, stop)
+	go httpapi.Warm(runCtx, httpTools)
+	// Upstream MCP servers connect in the background: switchboard serves
+	// whether or not they are up, and announces their tools when they come.
 	for _, u := range a.upstreams {
 		go u.Run(runCtx)
 	}
