@@ -20,9 +20,9 @@ import (
 var (
 	integrationName = regexp.MustCompile(`^[a-z0-9_]+$`)
 	// ExposedName is the rule most LLM APIs enforce on tool names.
-	ExposedName     = regexp.MustCompile(`^[a-zA-Z0-9_-]{1,64}$`)
-	placeholder     = regexp.MustCompile(`\{([^{}]*)\}`)
-	headerToken     = regexp.MustCompile("^[!#$%&'*+\\-.^_`|~0-9A-Za-z]+$")
+	ExposedName = regexp.MustCompile(`^[a-zA-Z0-9_-]{1,64}$`)
+	placeholder = regexp.MustCompile(`\{([^{}]*)\}`)
+	headerToken = regexp.MustCompile("^[!#$%&'*+\\-.^_`|~0-9A-Za-z]+$")
 )
 
 func newStructValidator() *validator.Validate {
