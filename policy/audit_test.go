@@ -75,6 +75,11 @@ func TestAuditLines(t *testing.T) {
 	tok := confirmation(t, call("pay_refund", secretArgs))
 	call("pay_refund", with(secretArgs, integrations.TokenParam, tok))
 	call("pay_refund", with(secretArgs, integrations.TokenParam, tok))
+	// The same call with another PIN: the hash must not depend on it (else
+	// a short secret could be found by hashing guesses).
+	call("pay_refund", with(secretArgs, "pin", "PIN-0000"))
+	// The same call with another order: the hash must change.
+	call("pay_refund", with(secretArgs, "order_id", "ORD-11111"))
 
 	lines := auditLines(t, buf.Bytes())
 	want := []struct{ tool, decision, reason, outcome string }{
@@ -85,6 +90,8 @@ func TestAuditLines(t *testing.T) {
 		{"pay_refund", "confirmation_required", "", "ok"},
 		{"pay_refund", "confirmed", "", "ok"},
 		{"pay_refund", "confirmation_required", "reused", "ok"},
+		{"pay_refund", "confirmation_required", "", "ok"},
+		{"pay_refund", "confirmation_required", "", "ok"},
 	}
 	if len(lines) != len(want) {
 		t.Fatalf("%d audit lines, want %d:\n%s", len(lines), len(want), buf.String())
@@ -109,7 +116,13 @@ func TestAuditLines(t *testing.T) {
 	if h := lines[4]["args_hash"]; h == "" || h != lines[5]["args_hash"] || len(h.(string)) != 64 {
 		t.Errorf("the confirmation and the confirmed call should share an args hash: %v %v", h, lines[5]["args_hash"])
 	}
-	for _, s := range []string{"ORD-77731", "431.17", "PIN-4242", tok} {
+	if lines[7]["args_hash"] != lines[4]["args_hash"] {
+		t.Errorf("calls that differ only in a sensitive argument have different hashes: %v %v", lines[4]["args_hash"], lines[7]["args_hash"])
+	}
+	if lines[8]["args_hash"] == lines[4]["args_hash"] {
+		t.Error("calls with different arguments have the same hash")
+	}
+	for _, s := range []string{"ORD-77731", "431.17", "PIN-4242", "PIN-0000", tok} {
 		if strings.Contains(buf.String(), s) {
 			t.Errorf("the audit log holds %q:\n%s", s, buf.String())
 		}

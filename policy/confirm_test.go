@@ -802,11 +802,28 @@ func TestElicitModeNeedsACapableClient(t *testing.T) {
 	if !res.IsError || !strings.Contains(text(res), "cannot ask for it") {
 		t.Fatalf("result: %v %q", res.IsError, text(res))
 	}
-	// A token is never accepted in elicit mode, however it was obtained.
-	g := newFixture(t, tokenPolicy(), "Refund {{.amount}}?", Deps{})
+}
+
+// A token is never accepted in elicit mode, however it was obtained: the two
+// policies share policy.confirmation.key, so the token is valid in every
+// other respect (the same token does run the tool under a token policy), and
+// only the mode can refuse it.
+func TestElicitModeRefusesTokens(t *testing.T) {
+	key := secretsFunc(func(context.Context, string) (string, error) { return "0123456789abcdef-shared-key", nil })
+	withKey := func(p configs.Policy) configs.Policy {
+		p.Confirmation.Key = "vault:secret/switchboard#confirm"
+		return p
+	}
+	g := newFixture(t, withKey(tokenPolicy()), "Refund {{.amount}}?", Deps{Secrets: key})
+	f := newFixture(t, withKey(elicitPolicy("elicit")), "Refund {{.amount}}?", Deps{Secrets: key, Now: g.clock.now})
+	args := map[string]any{"order_id": "A-1", "amount": 12.5}
 	tok := confirmation(t, g.call(t, modern(canElicit), args))
 	question(t, f.call(t, modern(canElicit), with(args, integrations.TokenParam, tok)))
 	if f.spy.count() != 0 {
-		t.Fatal("ran")
+		t.Fatal("elicit mode ran the tool on a confirmation token")
+	}
+	g.call(t, modern(canElicit), with(args, integrations.TokenParam, tok))
+	if g.spy.count() != 1 {
+		t.Fatal("the token itself was not valid, so the elicit check proved nothing")
 	}
 }

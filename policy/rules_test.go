@@ -1,7 +1,6 @@
 package policy
 
 import (
-	"context"
 	"reflect"
 	"sort"
 	"testing"
@@ -96,18 +95,6 @@ func TestExposeHidesDenied(t *testing.T) {
 	}
 	if got := names(configs.Policy{ReadOnly: true}); !reflect.DeepEqual(got, []string{"pay_get_order"}) {
 		t.Errorf("read_only: %v", got)
-	}
-}
-
-func TestAccessRefusesOtherIntegrations(t *testing.T) {
-	p, _ := New(configs.Policy{}, Deps{})
-	s := &spy{}
-	tool := &integrations.Tool{Definition: mcp.NewTool("pay_get"), Integration: "pay", Handler: s}
-	h := expose(p, []*integrations.Tool{tool})[0].Handler
-	ctx := WithCaller(context.Background(), Caller{ClientID: "crm-only", Integrations: map[string]bool{"crm": true}})
-	res, err := h.Call(ctx, callReq(nil))
-	if err != nil || !res.IsError || text(res) != "There is no tool named pay_get." || s.count() != 0 {
-		t.Fatalf("%v %q ran=%d", err, text(res), s.count())
 	}
 }
 
