@@ -63,7 +63,9 @@ func TestEdgeSurvivesAPanic(t *testing.T) {
 	logs := &levelRecorder{}
 	p, _ := New(configs.Policy{}, Deps{Logger: slog.New(logs)})
 	tool := &integrations.Tool{Definition: mcp.NewTool("pay_get"), Integration: "pay", Handler: integrations.HandlerFunc(
-		func(context.Context, *integrations.Call) (*mcp.CallToolResult, error) { panic("index out of range: secret-value") })}
+		func(context.Context, *integrations.Call) (*mcp.CallToolResult, error) {
+			panic("index out of range: secret-value")
+		})}
 	res, err := expose(p, []*integrations.Tool{tool})[0].Handler.Call(context.Background(), callReq(nil))
 	if err != nil || !res.IsError || strings.Contains(text(res), "secret-value") {
 		t.Fatalf("%v %q", err, text(res))
