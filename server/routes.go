@@ -69,7 +69,7 @@ func NewHTTP(s *MCP, opts HTTPOptions) *HTTP {
 	}
 
 	mux := http.NewServeMux()
-	mux.Handle("/mcp", mcpRoute(h.streamable))
+	mux.Handle("/mcp", mcpRoute(batches(h.streamable)))
 	mux.Handle("/sse", mcpRoute(h.sse.SSEHandler()))
 	mux.Handle("/message", mcpRoute(h.sse.MessageHandler()))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {

@@ -168,7 +168,7 @@ func New(in configs.Integration, deps Deps) ([]*integrations.Tool, error) {
 
 // Call validates the arguments, sends the request and shapes the reply.
 func (t *tool) Call(ctx context.Context, c *integrations.Call) (*mcp.CallToolResult, error) {
-	args, problems := t.checkArgs(exactNumbers(c.Args))
+	args, problems := t.checkArgs(typed(t.params, c.Args))
 	if problems != nil {
 		return nil, integrations.InvalidArgs(t.name, problems)
 	}
@@ -193,41 +193,73 @@ func (t *tool) Call(ctx context.Context, c *integrations.Call) (*mcp.CallToolRes
 	return t.readReply(ctx, resp, used)
 }
 
-// exactNumbers copies the arguments with each json.Number as an int64 when
-// it is one, else a float64, which is what the schema and the validate tags
-// check; integers keep every digit.
-func exactNumbers(args map[string]any) map[string]any {
+// typed copies the model's arguments into the values the schema and the
+// validate tags check: each json.Number becomes an int64 when it is one
+// (every digit kept), else a float64; and an integer sent for a string param
+// becomes its decimal text, as models (and MCP Inspector's --tool-arg) send
+// order_id: 100234 for a string id. The other way, a string for a number,
+// is never coerced.
+func typed(params []configs.Param, args map[string]any) map[string]any {
+	byName := make(map[string]*configs.Param, len(params))
+	for i := range params {
+		byName[params[i].Name] = &params[i]
+	}
 	out := make(map[string]any, len(args))
 	for k, v := range args {
-		out[k] = exactNumber(v)
+		out[k] = typedValue(byName[k], v)
 	}
 	return out
 }
 
-func exactNumber(v any) any {
+func typedValue(p *configs.Param, v any) any {
 	switch x := v.(type) {
 	case json.Number:
+		if p != nil && p.Type == "string" && isInteger(string(x)) {
+			return string(x)
+		}
 		if i, err := x.Int64(); err == nil {
 			return i
 		}
 		f, _ := x.Float64()
 		return f
 	case map[string]any:
-		return exactNumbers(x)
+		if p != nil {
+			return typed(p.Properties, x)
+		}
+		return typed(nil, x)
 	case []any:
+		var item *configs.Param
+		if p != nil {
+			item = p.Items
+		}
 		out := make([]any, len(x))
 		for i, e := range x {
-			out[i] = exactNumber(e)
+			out[i] = typedValue(item, e)
 		}
 		return out
 	}
 	return v
 }
 
+// isInteger: an optional minus and digits, nothing else (no fraction, no
+// exponent: 1e3 is not the text an API expects for an id).
+func isInteger(s string) bool {
+	s = strings.TrimPrefix(s, "-")
+	if s == "" {
+		return false
+	}
+	for _, c := range s {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
+}
+
 // ValidateArgs checks arguments as Call does and sends nothing; policy uses
 // it so that a caller is never asked to confirm a call that would be refused.
 func (t *tool) ValidateArgs(args map[string]any) error {
-	if _, problems := t.checkArgs(exactNumbers(args)); problems != nil {
+	if _, problems := t.checkArgs(typed(t.params, args)); problems != nil {
 		return integrations.InvalidArgs(t.name, problems)
 	}
 	return nil

@@ -1780,3 +1780,48 @@ func TestOddConfiguredPaths(t *testing.T) {
 		})
 	}
 }
+
+// Models send order_id: 100234 for a string id; the API gets the digits,
+// every one of them. A fraction or an exponent is not an id, and a string is
+// never turned into a number.
+func TestIntegerForStringParam(t *testing.T) {
+	up := newUpstream(t, nil)
+	tools := build(t, up.URL(), `
+integrations:
+  - name: shop
+    type: http
+    base_url: ${BASE}
+    tools:
+      - name: order
+        description: Get an order.
+        method: GET
+        path: /orders/{order_id}
+        params:
+          - {name: order_id, in: path, type: string, required: true}
+          - {name: ref, type: string}
+          - {name: tags, type: array, items: {type: string}}
+          - {name: qty, type: integer}
+      - name: note
+        description: Add a note.
+        method: POST
+        path: /notes
+        params:
+          - {name: order_id, type: string, required: true}
+          - {name: meta, type: object, properties: [{name: ticket, type: string}]}
+`, nil)
+	ok(t)(callRaw(context.Background(), t, tool(t, tools, "shop_order"), `{"order_id": 9007199254740993, "ref": -42, "tags": [7, "x"], "qty": 3}`))
+	r := up.only(t)
+	if r.RawPath != "/orders/9007199254740993" || r.RawQuery != "qty=3&ref=-42&tags=7&tags=x" {
+		t.Fatalf("request %s?%s", r.RawPath, r.RawQuery)
+	}
+	ok(t)(callRaw(context.Background(), t, tool(t, tools, "shop_note"), `{"order_id": 100234, "meta": {"ticket": 55}}`))
+	if b := string(up.requests()[1].Body); b != `{"meta":{"ticket":"55"},"order_id":"100234"}` {
+		t.Fatalf("body %s", b)
+	}
+	for _, bad := range []string{`{"order_id": 12.5}`, `{"order_id": 1e3}`, `{"order_id": "A-1", "qty": "3"}`} {
+		ie := fails(t)(callRaw(context.Background(), t, tool(t, tools, "shop_order"), bad))
+		if ie.Kind != integrations.KindInvalid {
+			t.Errorf("%s: %v", bad, ie)
+		}
+	}
+}

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 	"strings"
 	"testing"
@@ -52,5 +53,44 @@ func TestBadProtocolMessagesLeaveTheServerServing(t *testing.T) {
 	res, err := c.Call(ctx, "helpdesk_get_customer", map[string]any{"id": "c-1"})
 	if err != nil || res.IsError {
 		t.Fatalf("server no longer serving: %+v %v", res, err)
+	}
+}
+
+// The 2025-03-26 revision of streamable HTTP lets a client send a JSON-RPC
+// batch; each request in it is answered in one JSON array, a notification
+// gets no answer, and a client of a later revision is refused.
+func TestBatchesIn20250326(t *testing.T) {
+	up := newUpstream(t)
+	srv := serve(t, testConfig(up.URL))
+	resp := post(t, srv.BaseURL+"/mcp", strings.Replace(initBody, "2025-06-18", "2025-03-26", 1), nil)
+	sid := resp.Header.Get("Mcp-Session-Id")
+	if resp.StatusCode != 200 || sid == "" {
+		t.Fatalf("initialize: %d %q", resp.StatusCode, sid)
+	}
+	session := map[string]string{"Mcp-Session-Id": sid}
+	batch := `[{"jsonrpc":"2.0","method":"notifications/initialized"},
+		{"jsonrpc":"2.0","id":"a","method":"tools/call","params":{"name":"helpdesk_get_customer","arguments":{"id":"c-1"}}},
+		{"jsonrpc":"2.0","id":7,"method":"ping"}]`
+	r := post(t, srv.BaseURL+"/mcp", batch, session)
+	body, _ := io.ReadAll(r.Body)
+	var answers []struct {
+		ID     any            `json:"id"`
+		Result map[string]any `json:"result"`
+	}
+	if r.StatusCode != 200 || json.Unmarshal(body, &answers) != nil || len(answers) != 2 {
+		t.Fatalf("batch: %d %s", r.StatusCode, body)
+	}
+	if answers[0].ID != "a" || !strings.Contains(string(body), "Ana García") || answers[1].ID != 7.0 {
+		t.Fatalf("answers: %s", body)
+	}
+	if r := post(t, srv.BaseURL+"/mcp", `[{"jsonrpc":"2.0","method":"notifications/initialized"}]`, session); r.StatusCode != 202 {
+		t.Fatalf("a batch of notifications: %d, want 202", r.StatusCode)
+	}
+	session["Mcp-Protocol-Version"] = "2025-06-18"
+	if r := post(t, srv.BaseURL+"/mcp", `[{"jsonrpc":"2.0","id":1,"method":"ping"}]`, session); r.StatusCode != 400 {
+		t.Fatalf("a batch from a 2025-06-18 client: %d, want 400", r.StatusCode)
+	}
+	if r := post(t, srv.BaseURL+"/mcp", `[{"jsonrpc":"2.0","id":1,"method":"ping"}]`, map[string]string{"Mcp-Session-Id": "mcp-session-unknown"}); r.StatusCode != 404 {
+		t.Fatalf("a batch in an unknown session: %d, want 404", r.StatusCode)
 	}
 }
