@@ -70,3 +70,19 @@ func TestOpenBigConfig(t *testing.T) {
 		t.Fatalf("%d tools, want 2000", n)
 	}
 }
+
+// validate builds an App from the config it already parsed, to test the
+// connections of upstream MCP servers; closing it must work too.
+func TestNewFromParsedConfig(t *testing.T) {
+	cfg, err := Load(Source{YAML: bigConfig()}, getenv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := New(context.Background(), cfg, Options{Getenv: getenv, Offline: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
