@@ -31,6 +31,7 @@ var scenarios = []scenario{
 	{"stdio", stdioColdStart},
 	{"memory", idleMemory},
 	{"tools2000", manyTools},
+	{"profile", profile},
 }
 
 // harness is what every scenario gets: options, binaries, a work directory,
@@ -99,7 +100,17 @@ func (h *harness) build() error {
 		h.bin.switchboard = h.o.switchboard
 	} else {
 		h.bin.switchboard = filepath.Join(h.dir, "switchboard")
-		if err := goBuild(h.ctx, h.bin.switchboard, "./cmd/switchboard"); err != nil {
+		var flags []string
+		if h.profiling() {
+			var err error
+			if flags, err = h.overlayFlags(); err != nil {
+				return err
+			}
+		}
+		if err := goBuild(h.ctx, h.bin.switchboard, "./cmd/switchboard", flags...); err != nil {
+			return err
+		}
+		if err := h.keepProfiledBinary(); err != nil {
 			return err
 		}
 	}
@@ -107,8 +118,8 @@ func (h *harness) build() error {
 	return nil
 }
 
-func goBuild(ctx context.Context, out, pkg string) error {
-	cmd := exec.CommandContext(ctx, "go", "build", "-o", out, pkg)
+func goBuild(ctx context.Context, out, pkg string, flags ...string) error {
+	cmd := exec.CommandContext(ctx, "go", append(append([]string{"build", "-o", out}, flags...), pkg)...)
 	cmd.Dir = moduleRoot()
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 	if err := cmd.Run(); err != nil {

@@ -37,6 +37,7 @@ type options struct {
 	run         *regexp.Regexp
 	switchboard string // a prebuilt binary instead of go build ./cmd/switchboard
 	keep        bool   // keep the work directory (configs, logs)
+	cpuprofile  string // directory for CPU profiles of switchboard under load
 }
 
 func main() {
@@ -83,6 +84,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&o.out, "out", "", "JSON report path (default: switchboard-bench-<time>.json in the OS temp dir)")
 	fs.StringVar(&runRE, "run", "", "only the scenarios whose name matches this regexp")
 	fs.StringVar(&o.switchboard, "switchboard", "", "a switchboard binary to measure instead of building ./cmd/switchboard")
+	fs.StringVar(&o.cpuprofile, "cpuprofile", "", "write CPU profiles of the switchboard gateways under load to this directory")
 	fs.BoolVar(&o.keep, "keep", false, "keep the work directory (configs and process logs)")
 	if err := fs.Parse(args); err != nil {
 		return err

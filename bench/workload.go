@@ -34,6 +34,7 @@ type gateway struct {
 	proc  *proc // the gateway's own process; nil for direct
 	ep    endpoint
 	conns []caller // opened sessions, reused across scenarios
+	pprof string   // base URL of its pprof listener, when profiling
 }
 
 // workload is the shared set of gateways, started once for all scenarios.
@@ -138,17 +139,14 @@ func (h *harness) getWorkload() (*workload, error) {
 		{"switchboard-vault", "switchboard, vault: token, cache_ttl 0 (defaults)", httpConfig(b, "vault:"+vaultRef), []string{b.vaultEnv()}},
 		{"switchboard-env", "switchboard, env: token", httpConfig(b, "env:BENCH_TOKEN"), []string{"BENCH_TOKEN=" + b.token}},
 	} {
-		p, url, _, err := h.startSwitchboard(sb.name, sb.config, sb.env...)
-		if err != nil {
+		if err := h.addSwitchboard(add, &gateway{name: sb.name, what: sb.what}, sb.config, "helpdesk_"+toolName, sb.env); err != nil {
 			return nil, err
 		}
-		add(&gateway{name: sb.name, what: sb.what, proc: p, ep: mcpEndpoint{url + "/mcp", "helpdesk_" + toolName, toolArgs}})
 	}
-	p, url, _, err := h.startSwitchboard("switchboard-mcp", mcpConfig(bareURL))
-	if err != nil {
+	if err := h.addSwitchboard(add, &gateway{name: "switchboard-mcp", what: "federation: bare as a type: mcp upstream of switchboard"},
+		mcpConfig(bareURL), "remote_"+toolName, nil); err != nil {
 		return nil, err
 	}
-	add(&gateway{name: "switchboard-mcp", what: "federation: bare as a type: mcp upstream of switchboard", proc: p, ep: mcpEndpoint{url + "/mcp", "remote_" + toolName, toolArgs}})
 
 	// Every gateway must answer the workload before anything is measured.
 	for _, g := range w.gateways {
@@ -161,6 +159,20 @@ func (h *harness) getWorkload() (*workload, error) {
 	}
 	h.wl = w
 	return w, nil
+}
+
+func (h *harness) addSwitchboard(add func(*gateway), g *gateway, config, tool string, env []string) error {
+	penv, err := h.pprofEnvFor(g)
+	if err != nil {
+		return err
+	}
+	p, url, _, err := h.startSwitchboard(g.name, config, append(env, penv...)...)
+	if err != nil {
+		return err
+	}
+	g.proc, g.ep = p, mcpEndpoint{url + "/mcp", tool, toolArgs}
+	add(g)
+	return nil
 }
 
 // sessions returns n callers of g, opening the missing ones (8 at a time).

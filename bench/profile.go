@@ -1,0 +1,163 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// CPU profiles of switchboard under load, with -cpuprofile DIR. switchboard
+// has no profiling flag, so the harness builds its own switchboard binary with
+// one extra file laid over cmd/switchboard (go build -overlay): it serves
+// net/http/pprof on the address in $BENCH_PPROF_ADDR, on a listener of its own.
+// Nothing in the repository changes; the shipped binary never has it.
+const pprofEnv = "BENCH_PPROF_ADDR"
+
+const pprofOverlay = `package main
+
+import (
+	"net"
+	"net/http"
+	_ "net/http/pprof"
+	"os"
+)
+
+// Laid over cmd/switchboard by the benchmark harness (go build -overlay) only.
+func init() {
+	addr := os.Getenv("` + pprofEnv + `")
+	if addr == "" {
+		return
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		os.Stderr.WriteString("bench pprof: " + err.Error() + "\n")
+		return
+	}
+	go http.Serve(ln, http.DefaultServeMux)
+}
+`
+
+// overlayFlags writes the overlay and returns the go build flags that use it.
+func (h *harness) overlayFlags() ([]string, error) {
+	src := filepath.Join(h.dir, "bench_pprof.go")
+	if err := os.WriteFile(src, []byte(pprofOverlay), 0o644); err != nil {
+		return nil, err
+	}
+	dst := filepath.Join(moduleRoot(), "cmd", "switchboard", "zz_bench_pprof.go")
+	b, err := json.Marshal(map[string]any{"Replace": map[string]string{dst: src}})
+	if err != nil {
+		return nil, err
+	}
+	ov := filepath.Join(h.dir, "overlay.json")
+	if err := os.WriteFile(ov, b, 0o644); err != nil {
+		return nil, err
+	}
+	return []string{"-overlay", ov}, nil
+}
+
+// pprofEnvFor gives a switchboard gateway a pprof address when profiling.
+func (h *harness) pprofEnvFor(g *gateway) ([]string, error) {
+	if !h.profiling() {
+		return nil, nil
+	}
+	port, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	g.pprof = "http://127.0.0.1:" + strconv.Itoa(port)
+	return []string{pprofEnv + "=127.0.0.1:" + strconv.Itoa(port)}, nil
+}
+
+func (h *harness) profiling() bool { return h.o.cpuprofile != "" && h.o.switchboard == "" }
+
+// profile: each switchboard gateway at 64 clients (or the highest level below)
+// while its CPU profile is taken; the profiles go to -cpuprofile DIR.
+func profile(h *harness) error {
+	if !h.profiling() {
+		fmt.Fprintln(h.stdout, "\nCPU profiles: not taken (-cpuprofile DIR; not with -switchboard)")
+		return nil
+	}
+	w, err := h.getWorkload()
+	if err != nil {
+		return err
+	}
+	clients := 0
+	for _, c := range h.o.clients {
+		if c <= 64 && c > clients {
+			clients = c
+		}
+	}
+	secs := max(1, int(h.o.duration.Seconds()+0.5))
+	if err := os.MkdirAll(h.o.cpuprofile, 0o755); err != nil {
+		return err
+	}
+	var rows [][]string
+	for _, g := range w.gateways {
+		if g.pprof == "" {
+			continue
+		}
+		cs, err := g.sessions(h.ctx, clients)
+		if err != nil {
+			return fmt.Errorf("%s: %w", g.name, err)
+		}
+		file := filepath.Join(h.o.cpuprofile, g.name+".pprof")
+		got := make(chan error, 1)
+		go func() { got <- fetch(h.ctx, fmt.Sprintf("%s/debug/pprof/profile?seconds=%d", g.pprof, secs), file) }()
+		s := drive(h.ctx, cs, time.Duration(secs)*time.Second+300*time.Millisecond)
+		if err := <-got; err != nil {
+			return fmt.Errorf("%s: profile: %w", g.name, err)
+		}
+		rows = append(rows, []string{g.name, strconv.Itoa(clients), strconv.Itoa(s.calls), file})
+	}
+	h.table(fmt.Sprintf("CPU profiles (%ds under load); read with: go tool pprof -top %s FILE", secs, h.profiledBinary()),
+		[]string{"gateway", "clients", "calls", "profile"}, rows)
+	return nil
+}
+
+// profiledBinary is kept beside the profiles, so that they stay readable.
+func (h *harness) profiledBinary() string {
+	return filepath.Join(h.o.cpuprofile, "switchboard")
+}
+
+func (h *harness) keepProfiledBinary() error {
+	if !h.profiling() {
+		return nil
+	}
+	if err := os.MkdirAll(h.o.cpuprofile, 0o755); err != nil {
+		return err
+	}
+	return exec.Command("cp", h.bin.switchboard, h.profiledBinary()).Run()
+}
+
+func fetch(ctx context.Context, url, file string) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := (&http.Client{Timeout: 2 * time.Minute}).Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 300))
+		return fmt.Errorf("HTTP %d: %s", resp.StatusCode, strings.TrimSpace(string(b)))
+	}
+	out, err := os.Create(file)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, resp.Body); err != nil {
+		out.Close()
+		return err
+	}
+	return out.Close()
+}
