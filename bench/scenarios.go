@@ -67,6 +67,7 @@ func load(h *harness) error {
 	gs := w.gateways
 	slice := h.o.duration / time.Duration(h.o.rounds)
 	var rows [][]string
+	var dead []string
 	for _, c := range h.o.clients {
 		type acc struct {
 			lat        []time.Duration
@@ -133,6 +134,9 @@ func load(h *harness) error {
 			own = us(a.cpu[mine]) / max(n, 1)
 			h.metric(key+"cpu_us_per_call", own)
 			h.metric(key+"cpu_all_us_per_call", all)
+			if n == 0 {
+				dead = append(dead, fmt.Sprintf("%s at %d clients (%v)", g.name, c, a.firstErr))
+			}
 			errs := strconv.Itoa(a.errs)
 			if a.firstErr != nil {
 				errs += " (" + clip(a.firstErr.Error(), 40) + ")"
@@ -149,6 +153,10 @@ func load(h *harness) error {
 	h.table(fmt.Sprintf("Load (closed loop, %s per gateway and level in %d interleaved rounds); latency and CPU in µs", h.o.duration, h.o.rounds),
 		[]string{"gateway", "clients", "calls/s", "×ideal", "p50", "p99", "cpu/call", "cpu/call all", "errors"}, rows,
 		"cpu/call: the gateway's own process (utime+stime from /proc; direct: the upstream's); all: every server process (Vault, upstream, peers).")
+	if len(dead) > 0 {
+		// Errors under load are figures; a gateway that answered nothing is a broken harness.
+		return fmt.Errorf("no successful call: %s", strings.Join(dead, ", "))
+	}
 	return nil
 }
 
