@@ -128,7 +128,7 @@ func shorten(o *options, set map[string]bool) {
 		o.rounds = 1
 	}
 	if !set["clients"] {
-		o.clients = []int{1, 16}
+		o.clients = []int{1, 64} // 64: every target is computed
 	}
 	if !set["sessions"] {
 		o.sessions = 50
