@@ -17,10 +17,16 @@ import (
 // CPU profiles of switchboard under load, with -cpuprofile DIR. switchboard
 // has no profiling flag, so the harness builds its own switchboard binary with
 // one extra file laid over cmd/switchboard (go build -overlay): it serves
-// net/http/pprof on the address in $BENCH_PPROF_ADDR, on a listener of its own.
-// Nothing in the repository changes; the shipped binary never has it.
-const pprofEnv = "BENCH_PPROF_ADDR"
+// net/http/pprof on the address in $BENCH_PPROF_ADDR, on a listener of its own,
+// and with $BENCH_START_CPUPROFILE=FILE profiles the process's first seconds
+// from the init of package main (the start-up of the 2000-tool config). Nothing in the repository changes; the shipped binary never has it.
+const (
+	pprofEnv        = "BENCH_PPROF_ADDR"
+	startProfileEnv = "BENCH_START_CPUPROFILE" // FILE: profile the first startProfileFor of the process
+	startProfileFor = 2 * time.Second
+)
 
+// pprofOverlay is the laid-over file; the names in capitals are replaced.
 const pprofOverlay = `package main
 
 import (
@@ -28,11 +34,20 @@ import (
 	"net/http"
 	_ "net/http/pprof"
 	"os"
+	"runtime"
+	"runtime/pprof"
+	"time"
 )
 
 // Laid over cmd/switchboard by the benchmark harness (go build -overlay) only.
 func init() {
-	addr := os.Getenv("` + pprofEnv + `")
+	if file := os.Getenv("START_PROFILE_ENV"); file != "" {
+		runtime.SetCPUProfileRate(500) // a start-up is short: 5× the default rate (Go warns once on stderr)
+		if f, err := os.Create(file); err == nil && pprof.StartCPUProfile(f) == nil {
+			time.AfterFunc(START_PROFILE_NS, func() { pprof.StopCPUProfile(); f.Close() })
+		}
+	}
+	addr := os.Getenv("PPROF_ENV")
 	if addr == "" {
 		return
 	}
@@ -48,7 +63,9 @@ func init() {
 // overlayFlags writes the overlay and returns the go build flags that use it.
 func (h *harness) overlayFlags() ([]string, error) {
 	src := filepath.Join(h.dir, "bench_pprof.go")
-	if err := os.WriteFile(src, []byte(pprofOverlay), 0o644); err != nil {
+	code := strings.NewReplacer("START_PROFILE_ENV", startProfileEnv, "START_PROFILE_NS", strconv.FormatInt(int64(startProfileFor), 10),
+		"PPROF_ENV", pprofEnv).Replace(pprofOverlay)
+	if err := os.WriteFile(src, []byte(code), 0o644); err != nil {
 		return nil, err
 	}
 	dst := filepath.Join(moduleRoot(), "cmd", "switchboard", "zz_bench_pprof.go")
@@ -120,7 +137,20 @@ func profile(h *harness) error {
 		}
 		rows = append(rows, []string{g.name, strconv.Itoa(clients), strconv.Itoa(s.calls), file})
 	}
-	h.table(fmt.Sprintf("CPU profiles (%ds under load); read with: go tool pprof -top %s FILE", secs, h.profiledBinary()),
+	// The start-up of the 2000-tool config, from process start.
+	b, err := h.getBase()
+	if err != nil {
+		return err
+	}
+	file := filepath.Join(h.o.cpuprofile, "tools2000-startup.pprof")
+	p, _, took, err := h.startSwitchboard("profile-tools2000", manyConfig(b, 40, 50), b.vaultEnv(), startProfileEnv+"="+file)
+	if err != nil {
+		return err
+	}
+	time.Sleep(startProfileFor - took + 300*time.Millisecond) // the profile stops itself
+	p.stop()
+	rows = append(rows, []string{"tools2000 start-up", "-", "-", file})
+	h.table(fmt.Sprintf("CPU profiles (%ds under load; start-up: the first %s); read with: go tool pprof -top %s FILE", secs, startProfileFor, h.profiledBinary()),
 		[]string{"gateway", "clients", "calls", "profile"}, rows)
 	return nil
 }
