@@ -1,7 +1,8 @@
 // Package testvault runs a real, in-memory Vault server inside a test process,
 // so that code talking to Vault is tested against Vault itself rather than a
 // fake. It is the only package that imports Vault's server code; only _test.go
-// files may import it, which keeps that code out of production binaries.
+// files and the benchmark harness (bench/, a program that is never shipped) may
+// import it, which keeps that code out of production binaries.
 package testvault
 
 import (
