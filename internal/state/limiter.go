@@ -1,0 +1,82 @@
+package state
+
+import (
+	"sync"
+	"time"
+
+	"github.com/hashicorp/golang-lru/v2/simplelru"
+	"golang.org/x/time/rate"
+)
+
+// localLimiters are the token buckets of one process: the memory backend's,
+// and the redis backend's fallback. At most max are kept, least recently
+// used dropped first; a bucket that has refilled is dropped early, which
+// changes nothing since a new one starts full.
+type localLimiters struct {
+	mu        sync.Mutex
+	buckets   *simplelru.LRU[string, *bucket]
+	nextSweep time.Time
+}
+
+type bucket struct {
+	limit Limit
+	lim   *rate.Limiter
+}
+
+// sweepEvery is how often refilled buckets are dropped.
+const sweepEvery = 10 * time.Second
+
+func newLocalLimiters(max int) *localLimiters {
+	if max <= 0 {
+		max = DefaultMaxLimiters
+	}
+	lru, err := simplelru.NewLRU[string, *bucket](max, nil)
+	if err != nil {
+		panic(err) // only for a size <= 0
+	}
+	return &localLimiters{buckets: lru}
+}
+
+func (l *localLimiters) allow(key string, limit Limit, now time.Time) (bool, time.Duration) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if now.After(l.nextSweep) {
+		l.sweep(now)
+		l.nextSweep = now.Add(sweepEvery)
+	}
+	b, ok := l.buckets.Get(key)
+	if !ok {
+		b = &bucket{limit: limit, lim: rate.NewLimiter(rate.Limit(limit.PerSecond), limit.Burst)}
+		l.buckets.Add(key, b)
+	} else if b.limit != limit {
+		b.lim.SetLimitAt(now, rate.Limit(limit.PerSecond))
+		b.lim.SetBurstAt(now, limit.Burst)
+		b.limit = limit
+	}
+	r := b.lim.ReserveN(now, 1)
+	if !r.OK() {
+		return false, time.Duration(float64(time.Second) / limit.PerSecond)
+	}
+	if d := r.DelayFrom(now); d > 0 {
+		r.CancelAt(now)
+		return false, d
+	}
+	return true, 0
+}
+
+// sweep drops the least recently used buckets that are full again.
+func (l *localLimiters) sweep(now time.Time) {
+	for {
+		k, b, ok := l.buckets.GetOldest()
+		if !ok || b.lim.TokensAt(now) < float64(b.limit.Burst) {
+			return
+		}
+		l.buckets.Remove(k)
+	}
+}
+
+func (l *localLimiters) len() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buckets.Len()
+}
