@@ -1,6 +1,7 @@
 package state
 
 import (
+	"math"
 	"sync"
 	"time"
 
@@ -49,9 +50,13 @@ func (l *localLimiters) allow(key string, limit Limit, now time.Time) (bool, tim
 		b = &bucket{limit: limit, lim: rate.NewLimiter(rate.Limit(limit.PerSecond), limit.Burst)}
 		l.buckets.Add(key, b)
 	} else if b.limit != limit {
-		b.lim.SetLimitAt(now, rate.Limit(limit.PerSecond))
-		b.lim.SetBurstAt(now, limit.Burst)
-		b.limit = limit
+		// A reload changed the limit: the new bucket starts with what the
+		// old one had used and not yet refilled (as GCRA in Redis does).
+		used := float64(b.limit.Burst) - b.lim.TokensAt(now)
+		b.limit, b.lim = limit, rate.NewLimiter(rate.Limit(limit.PerSecond), limit.Burst)
+		if n := min(int(math.Ceil(used-1e-9)), limit.Burst); n > 0 {
+			b.lim.ReserveN(now, n)
+		}
 	}
 	r := b.lim.ReserveN(now, 1)
 	if !r.OK() {

@@ -55,6 +55,14 @@ func openRedis(ctx context.Context, cfg Config, log *slog.Logger) (*redisStore, 
 		opt.DialTimeout = 2 * time.Second
 	}
 	opt.PoolTimeout = cfg.OpTimeout
+	// Within one op timeout there is no time for go-redis's dial retries
+	// (5, 100 ms apart): one dial, and one retry of a command on a fresh
+	// connection (a pooled one may be dead after a Redis restart). A refused
+	// connection then fails in a millisecond, not after the op timeout.
+	opt.DialerRetries = 1
+	if opt.MaxRetries == 0 {
+		opt.MaxRetries = 1
+	}
 	// Push notifications for managed-cloud maintenance are not ours to handle.
 	opt.MaintNotificationsConfig = &maintnotifications.Config{Mode: maintnotifications.ModeDisabled}
 	opt.DisableIdentity = true // no CLIENT SETINFO (refused by older servers and some proxies)

@@ -159,6 +159,6 @@ func (s *SessionIDs) Local() LocalSessionIDs { return LocalSessionIDs{s} }
 // LocalSessionIDs: see SessionIDs.Local.
 type LocalSessionIDs struct{ ids *SessionIDs }
 
-func (l LocalSessionIDs) Generate() string                { return l.ids.Generate() }
+func (l LocalSessionIDs) Generate() string                 { return l.ids.Generate() }
 func (l LocalSessionIDs) Validate(id string) (bool, error) { return l.ids.Validate(id) }
 func (l LocalSessionIDs) Terminate(string) (bool, error)   { return false, nil }

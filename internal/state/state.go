@@ -29,6 +29,8 @@ import (
 	"math"
 	"strings"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 )
 
 // Store is the state shared by every replica that uses the same backend.
@@ -222,4 +224,18 @@ func checkTTL(what string, d time.Duration) error {
 		return fmt.Errorf("state: %s must be positive, not %v", what, d)
 	}
 	return nil
+}
+
+// RouteRedisLogs sends go-redis's own log lines (one per failed dial, many
+// during an outage) to log at debug level; this store already logs an
+// outage once, at its start, and once at its end. go-redis has one logger
+// per process: main calls this once.
+func RouteRedisLogs(log *slog.Logger) {
+	redis.SetLogger(redisLogger{log})
+}
+
+type redisLogger struct{ log *slog.Logger }
+
+func (l redisLogger) Printf(ctx context.Context, format string, v ...any) {
+	l.log.DebugContext(ctx, fmt.Sprintf(format, v...), "component", "go-redis")
 }
