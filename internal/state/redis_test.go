@@ -71,7 +71,13 @@ func TestRedisPassword(t *testing.T) {
 // without failing Open.
 func TestRedisTLSURL(t *testing.T) {
 	srv := testredis.Start(t)
-	s := openTestRedis(t, strings.Replace(srv.URL(), "redis://", "rediss://", 1), "t:", nil)
+	short, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+	defer cancel()
+	s, err := Open(short, Config{Backend: "redis", URL: strings.Replace(srv.URL(), "redis://", "rediss://", 1)}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
 	if err := s.Ping(ctx); !errors.Is(err, ErrUnavailable) {
 		t.Fatalf("TLS to a plain server: %v", err)
 	}

@@ -93,7 +93,7 @@ func (s *Server) start() error {
 	exit := make(chan struct{})
 	go func() { _ = cmd.Wait(); close(exit) }()
 
-	c := redis.NewClient(&redis.Options{Addr: s.Addr(), MaxRetries: -1, DisableIdentity: true,
+	c := redis.NewClient(&redis.Options{Addr: s.Addr(), MaxRetries: -1, DialerRetries: 1, DisableIdentity: true,
 		MaintNotificationsConfig: &maintnotifications.Config{Mode: maintnotifications.ModeDisabled}})
 	defer c.Close()
 	deadline := time.Now().Add(startTimeout)
@@ -127,7 +127,7 @@ func (s *Server) URL() string { return "redis://" + s.Addr() + "/0" }
 // Client returns a new go-redis client of the server, closed when the test
 // ends (for a test to inspect keys or pause the server).
 func (s *Server) Client() *redis.Client {
-	c := redis.NewClient(&redis.Options{Addr: s.Addr(), DisableIdentity: true,
+	c := redis.NewClient(&redis.Options{Addr: s.Addr(), MaxRetries: 1, DialerRetries: 1, DisableIdentity: true,
 		MaintNotificationsConfig: &maintnotifications.Config{Mode: maintnotifications.ModeDisabled}})
 	s.t.Cleanup(func() { _ = c.Close() })
 	return c
