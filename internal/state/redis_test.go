@@ -11,7 +11,7 @@ import (
 )
 
 // slack is how long past the op timeout an operation may take to give up.
-const slack = 150 * time.Millisecond
+const slack = 300 * time.Millisecond
 
 func TestRedisKeysUnderPrefix(t *testing.T) {
 	srv := testredis.Start(t)
@@ -89,7 +89,7 @@ func TestRedisTLSURL(t *testing.T) {
 func TestRedisOutageAndRecovery(t *testing.T) {
 	srv := testredis.Start(t)
 	log, logs := newLog()
-	a := openTestRedis(t, srv.URL(), "o:", log)
+	a := openTimedRedis(t, srv.URL(), "o:", log, DefaultOpTimeout)
 	b := openTestRedis(t, srv.URL(), "o:", nil)
 	ids, err := NewSessionIDs(a, []byte("0123456789abcdef"), time.Hour)
 	if err != nil {
@@ -189,7 +189,7 @@ func TestRedisOutageAndRecovery(t *testing.T) {
 // timeout; when it answers again the same store works.
 func TestRedisSlowIsBounded(t *testing.T) {
 	srv := testredis.Start(t)
-	s := openTestRedis(t, srv.URL(), "slow:", nil)
+	s := openTimedRedis(t, srv.URL(), "slow:", nil, DefaultOpTimeout)
 	if err := s.Ping(ctx); err != nil {
 		t.Fatal(err)
 	}
