@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"slices"
 	"sync"
 	"time"
 )
@@ -94,7 +95,7 @@ func (m *Memory) Reserve(ctx context.Context, key string, lease time.Duration) (
 		if e.lease != "" {
 			return Reservation{Key: key, Outcome: Busy}, nil
 		}
-		return Reservation{Key: key, Outcome: Done, Result: e.result}, nil
+		return Reservation{Key: key, Outcome: Done, Result: slices.Clone(e.result)}, nil
 	}
 	token := newToken()
 	m.dedupe[key] = memDedupe{lease: token, exp: now.Add(lease)}
@@ -107,7 +108,7 @@ func (m *Memory) Remember(ctx context.Context, r Reservation, result []byte, win
 	}
 	now := m.lock()
 	defer m.mu.Unlock()
-	m.dedupe[r.Key] = memDedupe{result: append([]byte{}, result...), exp: now.Add(window)}
+	m.dedupe[r.Key] = memDedupe{result: slices.Clone(result), exp: now.Add(window)}
 	return nil
 }
 

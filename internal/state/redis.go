@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -28,7 +29,21 @@ type redisStore struct {
 	local   *localLimiters // Allow's fallback while Redis cannot be used
 	log     *slog.Logger
 	down    atomic.Bool // an outage has been logged and not yet its end
+
+	// A Redis that fails tripFailures times in a row (slow, refusing) is
+	// not asked for retryEvery: operations fail at once (Allow uses the
+	// local limiter) instead of each waiting for the op timeout. go-redis
+	// does the same for failed dials; this covers a Redis that accepts
+	// connections and answers too slowly.
+	mu        sync.Mutex
+	failures  int
+	skipUntil time.Time
 }
+
+const (
+	tripFailures = 3
+	retryEvery   = time.Second
+)
 
 func openRedis(ctx context.Context, cfg Config, log *slog.Logger) (*redisStore, error) {
 	if cfg.URL == "" {
@@ -96,9 +111,17 @@ func redactURLError(err error, raw string) string {
 	return msg
 }
 
-// op bounds one operation by the store's timeout.
-func (s *redisStore) op(ctx context.Context) (context.Context, context.CancelFunc) {
-	return context.WithTimeout(ctx, s.timeout)
+// op starts one operation: bounded by the store's timeout, or refused at
+// once while Redis is skipped after failures in a row.
+func (s *redisStore) op(ctx context.Context, what string) (context.Context, context.CancelFunc, error) {
+	s.mu.Lock()
+	skip := s.failures >= tripFailures && time.Now().Before(s.skipUntil)
+	s.mu.Unlock()
+	if skip {
+		return nil, nil, fmt.Errorf("state: redis %s: %w: not asked for %v after %d failures in a row", what, ErrUnavailable, retryEvery, tripFailures)
+	}
+	octx, cancel := context.WithTimeout(ctx, s.timeout)
+	return octx, cancel, nil
 }
 
 // result turns the error of an operation into what the caller sees, and
@@ -120,12 +143,21 @@ func (s *redisStore) result(ctx context.Context, what string, err error) error {
 }
 
 func (s *redisStore) failed(err error) {
+	s.mu.Lock()
+	s.failures++
+	if s.failures >= tripFailures {
+		s.skipUntil = time.Now().Add(retryEvery)
+	}
+	s.mu.Unlock()
 	if s.down.CompareAndSwap(false, true) {
 		s.log.Warn("state: redis unavailable; confirmations and de-duplication are refused and rate limits hold per replica until it is back", "err", err)
 	}
 }
 
 func (s *redisStore) succeeded() {
+	s.mu.Lock()
+	s.failures = 0
+	s.mu.Unlock()
 	if s.down.Load() && s.down.CompareAndSwap(true, false) {
 		s.log.Info("state: redis reachable again; shared state restored")
 	}
@@ -135,7 +167,10 @@ func (s *redisStore) Claim(ctx context.Context, key string, ttl time.Duration) (
 	if err := checkTTL("claim ttl", ttl); err != nil {
 		return false, err
 	}
-	octx, cancel := s.op(ctx)
+	octx, cancel, err := s.op(ctx, "claim")
+	if err != nil {
+		return false, err
+	}
 	defer cancel()
 	ok, err := s.rdb.SetNX(octx, s.prefix+"claim:"+key, "1", roundMS(ttl)).Result()
 	if err = s.result(ctx, "claim", err); err != nil {
@@ -163,15 +198,21 @@ func (s *redisStore) Reserve(ctx context.Context, key string, lease time.Duratio
 	if err := checkTTL("dedupe lease", lease); err != nil {
 		return Reservation{}, err
 	}
-	octx, cancel := s.op(ctx)
+	octx, cancel, err := s.op(ctx, "dedupe")
+	if err != nil {
+		return Reservation{}, err
+	}
 	defer cancel()
-	token := newToken()
-	v, err := reserveScript.Run(octx, s.rdb, []string{s.prefix + "dedupe:" + key}, "L"+token, roundMS(lease).Milliseconds()).Slice()
+	mine := Reservation{Key: key, Outcome: Run, lease: "L" + newToken()}
+	v, err := reserveScript.Run(octx, s.rdb, []string{s.prefix + "dedupe:" + key}, mine.lease, roundMS(lease).Milliseconds()).Slice()
 	if err = s.result(ctx, "dedupe", err); err != nil {
+		// The lease may have been taken with the answer lost: give it
+		// back, or repeats would wait for a call that never runs.
+		go func() { _ = s.Release(context.WithoutCancel(ctx), mine) }()
 		return Reservation{}, err
 	}
 	if len(v) < 2 {
-		return Reservation{Key: key, Outcome: Run, lease: "L" + token}, nil
+		return mine, nil
 	}
 	held, _ := v[1].(string)
 	if strings.HasPrefix(held, "R") {
@@ -184,11 +225,14 @@ func (s *redisStore) Remember(ctx context.Context, r Reservation, result []byte,
 	if err := checkTTL("dedupe window", window); err != nil {
 		return err
 	}
-	octx, cancel := s.op(ctx)
+	octx, cancel, err := s.op(ctx, "dedupe")
+	if err != nil {
+		return err
+	}
 	defer cancel()
 	v := make([]byte, 0, 1+len(result))
 	v = append(append(v, 'R'), result...)
-	err := s.rdb.Set(octx, s.prefix+"dedupe:"+r.Key, v, roundMS(window)).Err()
+	err = s.rdb.Set(octx, s.prefix+"dedupe:"+r.Key, v, roundMS(window)).Err()
 	return s.result(ctx, "dedupe", err)
 }
 
@@ -196,9 +240,12 @@ func (s *redisStore) Release(ctx context.Context, r Reservation) error {
 	if r.lease == "" {
 		return nil
 	}
-	octx, cancel := s.op(ctx)
+	octx, cancel, err := s.op(ctx, "dedupe")
+	if err != nil {
+		return err
+	}
 	defer cancel()
-	err := releaseScript.Run(octx, s.rdb, []string{s.prefix + "dedupe:" + r.Key}, r.lease).Err()
+	err = releaseScript.Run(octx, s.rdb, []string{s.prefix + "dedupe:" + r.Key}, r.lease).Err()
 	return s.result(ctx, "dedupe", err)
 }
 
@@ -207,12 +254,8 @@ func (s *redisStore) Allow(ctx context.Context, key string, limit Limit) (bool, 
 	if err != nil {
 		return false, 0, err
 	}
-	octx, cancel := s.op(ctx)
-	defer cancel()
-	// GCRA with one event per emission interval: Rate 1 per Period.
-	rl := redis_rate.Limit{Rate: 1, Burst: limit.Burst, Period: time.Duration(float64(time.Second) / limit.PerSecond)}
-	res, err := s.rate.Allow(octx, s.prefix+"rate:"+key, rl)
-	if err = s.result(ctx, "rate limit", err); err != nil {
+	res, err := s.allow(ctx, key, limit)
+	if err != nil {
 		if errors.Is(err, ErrUnavailable) {
 			ok, retry := s.local.allow(key, limit, time.Now())
 			return ok, retry, nil
@@ -223,6 +266,18 @@ func (s *redisStore) Allow(ctx context.Context, key string, limit Limit) (bool, 
 		return true, 0, nil
 	}
 	return false, max(res.RetryAfter, 0), nil
+}
+
+func (s *redisStore) allow(ctx context.Context, key string, limit Limit) (*redis_rate.Result, error) {
+	octx, cancel, err := s.op(ctx, "rate limit")
+	if err != nil {
+		return nil, err
+	}
+	defer cancel()
+	// GCRA with one event per emission interval: Rate 1 per Period.
+	rl := redis_rate.Limit{Rate: 1, Burst: limit.Burst, Period: time.Duration(float64(time.Second) / limit.PerSecond)}
+	res, err := s.rate.Allow(octx, s.prefix+"rate:"+key, rl)
+	return res, s.result(ctx, "rate limit", err)
 }
 
 // touchScript: ARGV[1] idle ms, ARGV[2] "1" to create a missing record.
@@ -248,7 +303,10 @@ func (s *redisStore) TouchSession(ctx context.Context, id string, idle time.Dura
 	if err := checkTTL("session idle", idle); err != nil {
 		return SessionUnknown, err
 	}
-	octx, cancel := s.op(ctx)
+	octx, cancel, err := s.op(ctx, "session")
+	if err != nil {
+		return SessionUnknown, err
+	}
 	defer cancel()
 	c := "0"
 	if create {
@@ -265,7 +323,10 @@ func (s *redisStore) EndSession(ctx context.Context, id string, keep time.Durati
 	if err := checkTTL("ended session keep", keep); err != nil {
 		return SessionUnknown, err
 	}
-	octx, cancel := s.op(ctx)
+	octx, cancel, err := s.op(ctx, "session")
+	if err != nil {
+		return SessionUnknown, err
+	}
 	defer cancel()
 	n, err := endScript.Run(octx, s.rdb, []string{s.prefix + "session:" + id}, roundMS(keep).Milliseconds()).Int()
 	if err = s.result(ctx, "session", err); err != nil {
@@ -275,7 +336,10 @@ func (s *redisStore) EndSession(ctx context.Context, id string, keep time.Durati
 }
 
 func (s *redisStore) Ping(ctx context.Context) error {
-	octx, cancel := s.op(ctx)
+	octx, cancel, err := s.op(ctx, "ping")
+	if err != nil {
+		return err
+	}
 	defer cancel()
 	return s.result(ctx, "ping", s.rdb.Ping(octx).Err())
 }

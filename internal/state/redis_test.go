@@ -218,6 +218,22 @@ func TestRedisSlowIsBounded(t *testing.T) {
 	if _, err := s.Claim(short, "k", time.Minute); !errors.Is(err, context.DeadlineExceeded) || errors.Is(err, ErrUnavailable) {
 		t.Fatalf("caller's deadline: %v", err)
 	}
+	// A third timeout in a row: then Redis is not asked for a while, and
+	// calls stop paying the op timeout.
+	if _, err := s.Reserve(ctx, "k", time.Minute); !errors.Is(err, ErrUnavailable) {
+		t.Fatalf("third: %v", err)
+	}
+	for range 5 {
+		t0 = time.Now()
+		_, err := s.Claim(ctx, "k", time.Minute)
+		if d := time.Since(t0); d > 50*time.Millisecond || !errors.Is(err, ErrUnavailable) || !strings.Contains(err.Error(), "not asked") {
+			t.Fatalf("Claim with Redis skipped: %v after %v", err, d)
+		}
+		t0 = time.Now()
+		if _, _, err := s.Allow(ctx, "c2", Limit{PerSecond: 1, Burst: 5}); err != nil || time.Since(t0) > 50*time.Millisecond {
+			t.Fatalf("Allow with Redis skipped: %v after %v", err, time.Since(t0))
+		}
+	}
 	if err := admin.Do(ctx, "CLIENT", "UNPAUSE").Err(); err != nil {
 		t.Fatal(err)
 	}
