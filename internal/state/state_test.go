@@ -539,9 +539,11 @@ func TestOpen(t *testing.T) {
 	if _, err := Open(ctx, Config{Backend: "redis"}, nil); err == nil {
 		t.Fatal("redis without a URL")
 	}
-	_, err = Open(ctx, Config{Backend: "redis", URL: "http://user:hunter2-secret@host:6379"}, nil)
-	if err == nil || strings.Contains(err.Error(), "hunter2") {
-		t.Fatalf("bad scheme: %v (must not show the password)", err)
+	for _, url := range []string{"http://user:hunter2-secret@host:6379", "redis://user:hunter2-secret@host:port/0", "redis://:hunter2-secret@host:6379/zero"} {
+		_, err = Open(ctx, Config{Backend: "redis", URL: url}, nil)
+		if err == nil || strings.Contains(err.Error(), "hunter2") {
+			t.Fatalf("%s: %v (must fail without showing the password)", url, err)
+		}
 	}
 }
 
