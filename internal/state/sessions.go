@@ -93,7 +93,9 @@ func (s *SessionIDs) mac(body []byte) []byte {
 
 // open checks id's seal and returns when it was issued.
 func (s *SessionIDs) open(id string) (time.Time, bool) {
-	raw, err := base64.RawURLEncoding.DecodeString(strings.TrimPrefix(id, sessionPrefix))
+	// Strict: one id, one spelling (else a variant of a terminated id would
+	// have no tombstone).
+	raw, err := base64.RawURLEncoding.Strict().DecodeString(strings.TrimPrefix(id, sessionPrefix))
 	if err != nil || !strings.HasPrefix(id, sessionPrefix) || len(raw) != sessionBodyLen+sessionMACLen || raw[0] != sessionVersion {
 		return time.Time{}, false
 	}

@@ -478,9 +478,13 @@ func TestSessionIDs(t *testing.T) {
 			t.Fatalf("terminate twice: %v", err)
 		}
 
-		// Forged, foreign and malformed ids are unknown.
+		// Forged, foreign and malformed ids are unknown, and so is another
+		// spelling of a terminated id (base64 with other unused bits).
+		const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+		last := strings.IndexByte(alphabet, id[len(id)-1])
+		variant := id[:len(id)-1] + string(alphabet[last^1])
 		other, _ := NewSessionIDs(r[0], []byte("another key of 16 bytes or more"), time.Hour)
-		for _, bad := range []string{"", "mcp-session-", "mcp-session-" + strings.Repeat("A", 55), id + "x", other.Generate(), strings.Replace(id, "mcp-session-", "session-", 1)} {
+		for _, bad := range []string{variant, "", "mcp-session-", "mcp-session-" + strings.Repeat("A", 55), id + "x", other.Generate(), strings.Replace(id, "mcp-session-", "session-", 1)} {
 			if _, err := ids[0].Validate(bad); err == nil {
 				t.Errorf("Validate(%q) accepted", bad)
 			}
