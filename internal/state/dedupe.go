@@ -41,6 +41,25 @@ const (
 // The error is fn's, ErrBusy, or the store's (wrapping ErrUnavailable):
 // when the store cannot be used, fn does not run, since it could not be
 // known to be the first.
+//
+// A call that fails with a result of its own (an isError tool result) keeps
+// it in a variable of the closure and returns a non-nil error, so that it is
+// not remembered:
+//
+//	var failed *mcp.CallToolResult
+//	b, repeated, err := state.Dedupe(ctx, st, key, o, func(ctx context.Context) ([]byte, error) {
+//		res, err := next.Handle(ctx, req)
+//		if err == nil && res.IsError {
+//			failed, err = res, errFailedCall
+//		}
+//		if err != nil {
+//			return nil, err
+//		}
+//		return json.Marshal(res)
+//	})
+//	if failed != nil {
+//		return failed, nil
+//	}
 func Dedupe(ctx context.Context, s Store, key string, o DedupeOptions, fn func(context.Context) ([]byte, error)) (result []byte, repeated bool, err error) {
 	if err := checkTTL("dedupe window", o.Window); err != nil {
 		return nil, false, err
