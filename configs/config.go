@@ -15,7 +15,23 @@ type Config struct {
 	Vault        *Vault        `yaml:"vault"`
 	Policy       Policy        `yaml:"policy"`
 	Audit        Audit         `yaml:"audit"`
+	State        State         `yaml:"state"`
 	Integrations []Integration `yaml:"integrations" validate:"dive"`
+}
+
+// State says where what replicas share is kept: single-use confirmations,
+// rate limits, de-duplication and handshake-era sessions.
+type State struct {
+	Backend string     `yaml:"backend" validate:"omitempty,oneof=memory redis"`
+	Redis   RedisState `yaml:"redis"`
+}
+
+// RedisState is the Redis (or Valkey) that replicas share.
+type RedisState struct {
+	URL string `yaml:"url"`
+	// Password is a secret reference; it replaces a password in the URL.
+	Password  string `yaml:"password"`
+	KeyPrefix string `yaml:"key_prefix"`
 }
 
 // Server configures what MCP clients see and who may connect.

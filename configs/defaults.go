@@ -15,6 +15,8 @@ const (
 	DefaultConfirmTTL   = 2 * time.Minute
 	DefaultConfirmMode  = "auto"
 	DefaultMaxBodyBytes = 1 << 20
+	DefaultStateBackend = "memory"
+	DefaultKeyPrefix    = "switchboard:"
 )
 
 // applyDefaults fills what the file left out, so everything downstream reads
@@ -34,6 +36,12 @@ func applyDefaults(cfg *Config) {
 	}
 	if cfg.Policy.Confirmation.TTL == 0 {
 		cfg.Policy.Confirmation.TTL = DefaultConfirmTTL
+	}
+	if cfg.State.Backend == "" {
+		cfg.State.Backend = DefaultStateBackend
+	}
+	if cfg.State.Backend == "redis" && cfg.State.Redis.KeyPrefix == "" {
+		cfg.State.Redis.KeyPrefix = DefaultKeyPrefix
 	}
 	for i := range cfg.Integrations {
 		in := &cfg.Integrations[i]

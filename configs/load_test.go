@@ -88,6 +88,11 @@ func TestConfigErrors(t *testing.T) {
 		{"mcp needs url or command", "integrations:\n  - name: crm\n    type: mcp\n", []string{`an mcp integration needs exactly one of url or command`}},
 		{"client key literal", "server:\n  clients:\n    - {id: a, key: hunter2}\n", []string{`line 3: server.clients[0].key: must be a secret reference`}},
 		{"empty", "", []string{`the file is empty`}},
+		{"redis without url", "state: {backend: redis}\npolicy: {confirmation: {key: 'env:K'}}\n", []string{`line 1: state.redis.url: is required with backend: redis`}},
+		{"redis without a shared key", "state: {backend: redis, redis: {url: 'redis://127.0.0.1:6379/0'}}\n", []string{`state.backend: backend: redis needs policy.confirmation.key`}},
+		{"redis literal password", "state:\n  backend: redis\n  redis: {url: 'redis://h:6379', password: hunter2}\npolicy: {confirmation: {key: 'env:K'}}\n", []string{`line 3: state.redis.password: must be a secret reference`}},
+		{"redis bad url", "state:\n  backend: redis\n  redis:\n    url: 'http://:s3cret@h:6379'\npolicy: {confirmation: {key: 'env:K'}}\n", []string{`line 4: state.redis.url: "http://:xxxxx@h:6379" is not a redis:// or rediss:// URL`}},
+		{"redis block with memory", "state:\n  redis: {url: 'redis://h:6379'}\n", []string{`state.redis: is used only with backend: redis`}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -18,6 +18,7 @@ func SecretRefs(cfg *Config) []string {
 		add(c.Key)
 	}
 	add(cfg.Policy.Confirmation.Key)
+	add(cfg.State.Redis.Password)
 	for _, in := range cfg.Integrations {
 		add(in.Auth.Secret)
 		for _, v := range in.Headers {

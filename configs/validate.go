@@ -60,6 +60,7 @@ func validate(cfg *Config, idx lineIndex) []Problem {
 	}
 	c.checkServer(cfg)
 	c.checkPolicy(cfg)
+	c.checkState(cfg)
 	c.checkIntegrations(cfg)
 	return c.problems
 }
@@ -154,6 +155,41 @@ func (c *checker) checkPolicy(cfg *Config) {
 			}
 		}
 	}
+}
+
+func (c *checker) checkState(cfg *Config) {
+	st := cfg.State
+	if st.Backend != "redis" {
+		if st.Redis != (RedisState{}) {
+			c.add("state.redis", "is used only with backend: redis")
+		}
+		return
+	}
+	if st.Redis.URL == "" {
+		c.add("state.redis.url", "is required with backend: redis (redis://host:6379/0, or rediss:// for TLS)")
+	} else if u, err := url.Parse(st.Redis.URL); err != nil || (u.Scheme != "redis" && u.Scheme != "rediss") || u.Host == "" {
+		c.add("state.redis.url", "%q is not a redis:// or rediss:// URL", redactURL(st.Redis.URL))
+	}
+	if st.Redis.Password != "" {
+		c.checkSecretRef("state.redis.password", st.Redis.Password)
+	}
+	// Replicas accept each other's confirmations and sessions only when they
+	// sign them with one key.
+	if cfg.Policy.Confirmation.Key == "" {
+		c.add("state.backend", "backend: redis needs policy.confirmation.key, the key the replicas share to sign confirmations and sessions")
+	}
+}
+
+// redactURL hides a password written in a URL, so that an error never shows it.
+func redactURL(s string) string {
+	u, err := url.Parse(s)
+	if err != nil || u.User == nil {
+		if i := strings.LastIndex(s, "@"); i >= 0 {
+			return "…" + s[i:]
+		}
+		return s
+	}
+	return u.Redacted()
 }
 
 func (c *checker) checkIntegrations(cfg *Config) {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/switchboard-dev/switchboard/configs"
 	"github.com/switchboard-dev/switchboard/integrations"
+	"github.com/switchboard-dev/switchboard/internal/state"
 )
 
 // A tool that needs confirmation is never executed on its first call.
@@ -55,7 +56,7 @@ func newConfirmer(cfg configs.Confirmation, deps Deps) (*confirmer, error) {
 	}
 	c.once = deps.Once
 	if c.once == nil {
-		c.once = newMemoryClaims(c.now)
+		c.once = state.NewMemory(state.Config{})
 	}
 	switch c.mode {
 	case "token", "elicit", "auto":
@@ -91,7 +92,7 @@ func (c *confirmer) call(ctx context.Context, t *integrations.Tool, next integra
 	b := binding{tool: t.Name(), args: digest, client: call.Caller.ClientID, session: call.Session}
 	macKey, idemKey, err := c.keys(ctx)
 	if err != nil {
-		return nil, c.unavailable(t, err)
+		return nil, c.unavailable(t, call, err)
 	}
 
 	var tk ticket
@@ -111,7 +112,7 @@ func (c *confirmer) call(ctx context.Context, t *integrations.Tool, next integra
 	}
 	if why == "" {
 		if why, err = c.consume(ctx, tk); err != nil {
-			return nil, c.unavailable(t, err)
+			return nil, c.unavailable(t, call, err)
 		}
 	}
 	if why != "" {
@@ -128,10 +129,10 @@ func (c *confirmer) call(ctx context.Context, t *integrations.Tool, next integra
 }
 
 // unavailable: the confirmation could not be checked (its key or the
-// single-use store could not be read), so the call fails closed.
-func (c *confirmer) unavailable(t *integrations.Tool, err error) error {
-	return integrations.Errorf(integrations.KindUnavailable, err,
-		"Confirmation is unavailable right now, so %s was not done. Tell the caller and offer to follow up later.", t.Name())
+// single-use store could not be read), so the call fails closed, in the
+// language of the confirm message.
+func (c *confirmer) unavailable(t *integrations.Tool, call *integrations.Call, err error) error {
+	return integrations.Errorf(integrations.KindUnavailable, err, phrasesFor(c.message(t, call.Args)).unavailable, t.Name())
 }
 
 // ask returns a fresh confirmation request: a question to elicit, or a

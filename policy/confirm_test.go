@@ -18,6 +18,7 @@ import (
 
 	"github.com/switchboard-dev/switchboard/configs"
 	"github.com/switchboard-dev/switchboard/integrations"
+	"github.com/switchboard-dev/switchboard/internal/state"
 )
 
 // spy is a tool handler that records what reached it.
@@ -395,11 +396,11 @@ func TestConcurrentReplaysRunOnce(t *testing.T) {
 	}
 }
 
-func TestUsedNoncesArePruned(t *testing.T) {
+// A ticket is consumed once, through the Claimer, until well past its
+// expiry; one that expired in between is refused as expired.
+func TestTicketsAreConsumedOnce(t *testing.T) {
 	clk := &clock{t: time.Unix(1000, 0)}
-	c := &confirmer{now: clk.now}
-	m := newMemoryClaims(clk.now)
-	c.once = m
+	c := &confirmer{now: clk.now, once: state.NewMemory(state.Config{})}
 	ctx := context.Background()
 	for i := range 100 {
 		var tk ticket
@@ -412,20 +413,28 @@ func TestUsedNoncesArePruned(t *testing.T) {
 			t.Fatalf("nonce used twice: %q", why)
 		}
 	}
-	clk.add(time.Minute + pruneGrace + time.Second)
-	var late ticket
-	late.exp = clk.now().Add(time.Hour).UnixMilli()
-	if why, _ := c.consume(ctx, late); why != "" {
-		t.Fatalf("fresh nonce refused: %s", why)
-	}
-	if got := m.len(); got != 1 {
-		t.Errorf("%d nonces remembered after their tokens expired, want 1", got)
-	}
 	var expired ticket
 	expired.exp = clk.now().UnixMilli()
 	if why, _ := c.consume(ctx, expired); why != rejectExpired {
 		t.Errorf("expired ticket: %q", why)
 	}
+}
+
+// A single-use store that cannot be asked fails the call closed.
+func TestConfirmFailsClosedWithoutTheStore(t *testing.T) {
+	f := newFixture(t, tokenPolicy(), "Refund {{.amount}}?", Deps{Once: brokenClaims{}})
+	args := map[string]any{"order_id": "A-1", "amount": 12.5}
+	tok := confirmation(t, f.call(t, context.Background(), args))
+	res := f.call(t, context.Background(), with(args, integrations.TokenParam, tok))
+	if !res.IsError || f.spy.count() != 0 || !strings.Contains(text(res), "cannot confirm that right now") {
+		t.Fatalf("isError=%v ran=%d %q", res.IsError, f.spy.count(), text(res))
+	}
+}
+
+type brokenClaims struct{}
+
+func (brokenClaims) Claim(context.Context, string, time.Duration) (bool, error) {
+	return false, state.ErrUnavailable
 }
 
 func TestSharedKeyAcrossReplicas(t *testing.T) {
@@ -474,7 +483,7 @@ func TestKeyProblems(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			f := newFixture(t, cfg, "Refund {{.amount}}?", Deps{Secrets: sec})
 			res := f.call(t, context.Background(), map[string]any{"order_id": "A", "amount": 1.0})
-			if !res.IsError || !strings.Contains(text(res), "Confirmation is unavailable") || strings.Contains(text(res), "vault down") {
+			if !res.IsError || !strings.Contains(text(res), "cannot confirm that right now") || strings.Contains(text(res), "vault down") {
 				t.Errorf("result: %v %q", res.IsError, text(res))
 			}
 			if f.spy.count() != 0 {

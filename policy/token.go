@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"hash"
 	"strings"
-	"sync"
 	"time"
 )
 
@@ -180,42 +179,4 @@ func (c *confirmer) consume(ctx context.Context, t ticket) (rejection, error) {
 		return rejectReused, nil
 	}
 	return "", nil
-}
-
-// memoryClaims is the Claimer of a single process: the keys used, until
-// they expire.
-type memoryClaims struct {
-	mu        sync.Mutex
-	now       func() time.Time
-	seen      map[string]time.Time
-	nextPrune time.Time
-}
-
-func newMemoryClaims(now func() time.Time) *memoryClaims {
-	return &memoryClaims{now: now, seen: map[string]time.Time{}}
-}
-
-func (m *memoryClaims) Claim(_ context.Context, key string, ttl time.Duration) (bool, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	now := m.now()
-	if !now.Before(m.nextPrune) {
-		for k, exp := range m.seen {
-			if now.After(exp) {
-				delete(m.seen, k)
-			}
-		}
-		m.nextPrune = now.Add(30 * time.Second)
-	}
-	if exp, ok := m.seen[key]; ok && !now.After(exp) {
-		return false, nil
-	}
-	m.seen[key] = now.Add(ttl)
-	return true, nil
-}
-
-func (m *memoryClaims) len() int {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return len(m.seen)
 }

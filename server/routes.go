@@ -11,6 +11,8 @@ import (
 	"time"
 
 	mcpserver "github.com/mark3labs/mcp-go/server"
+
+	"github.com/switchboard-dev/switchboard/internal/state"
 )
 
 // HTTPOptions configure the HTTP listener.
@@ -25,6 +27,9 @@ type HTTPOptions struct {
 	Logger  *slog.Logger
 	// Inflight counts running tool calls; shutdown waits for them.
 	Inflight *sync.WaitGroup
+	// Sessions keeps handshake-era session ids, shared by replicas through
+	// the state store; nil keeps them in this process.
+	Sessions *state.SessionIDs
 }
 
 // HTTP is the whole HTTP surface of switchboard.
@@ -49,11 +54,14 @@ func NewHTTP(s *MCP, opts HTTPOptions) *HTTP {
 	if opts.Inflight == nil {
 		opts.Inflight = &sync.WaitGroup{}
 	}
+	if opts.Sessions == nil {
+		opts.Sessions = memorySessions()
+	}
 	h := &HTTP{inflight: opts.Inflight}
 	h.streamable = mcpserver.NewStreamableHTTPServer(s.MCPServer,
 		mcpserver.WithEndpointPath("/mcp"),
-		mcpserver.WithSessionIdManager(newSessions(time.Hour)),
-		mcpserver.WithSessionIdleTTL(time.Hour),
+		mcpserver.WithSessionIdManagerResolver(sessionResolver{opts.Sessions}),
+		mcpserver.WithSessionIdleTTL(SessionIdle),
 		mcpserver.WithStreamableHTTPLogger(opts.Logger),
 	)
 	h.sse = mcpserver.NewSSEServer(s.MCPServer,

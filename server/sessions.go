@@ -1,79 +1,38 @@
 package server
 
 import (
-	"crypto/rand"
-	"encoding/hex"
-	"errors"
-	"sync"
+	"net/http"
 	"time"
+
+	mcpserver "github.com/mark3labs/mcp-go/server"
+
+	"github.com/switchboard-dev/switchboard/internal/state"
 )
 
-// sessions tracks streamable HTTP sessions of the handshake era, so that a
-// request naming an unknown or terminated Mcp-Session-Id gets 404 (mcp-go's
-// default manager accepts any well-formed id). Idle sessions are forgotten
-// after idle, so a server that runs for months does not grow without bound.
-type sessions struct {
-	mu        sync.Mutex
-	live      map[string]time.Time
-	ended     map[string]time.Time
-	idle      time.Duration
-	lastPrune time.Time
-	now       func() time.Time
+// SessionIdle is how long a handshake-era session may go unused before it is
+// forgotten, so a server that runs for months does not grow without bound.
+const SessionIdle = time.Hour
+
+// sessionResolver hands mcp-go the session ids of the shared state (an
+// unknown or terminated Mcp-Session-Id gets 404; mcp-go's default manager
+// accepts any well-formed id). mcp-go's idle sweeper and its shutdown end
+// sessions without a request: those get the local view, which ends nothing
+// on other replicas (a replica that has not seen a session for a while, or
+// that shuts down, must not end it for the others).
+type sessionResolver struct{ ids *state.SessionIDs }
+
+func (r sessionResolver) ResolveSessionIdManager(req *http.Request) mcpserver.SessionIdManager {
+	if req == nil {
+		return r.ids.Local()
+	}
+	return r.ids
 }
 
-func newSessions(idle time.Duration) *sessions {
-	return &sessions{live: map[string]time.Time{}, ended: map[string]time.Time{}, idle: idle, now: time.Now}
-}
-
-var errUnknownSession = errors.New("unknown session")
-
-func (s *sessions) Generate() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	id := "mcp-session-" + hex.EncodeToString(b[:])
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	now := s.now()
-	s.live[id] = now
-	if now.Sub(s.lastPrune) > time.Minute {
-		s.lastPrune = now
-		for k, t := range s.live {
-			if now.Sub(t) > s.idle {
-				delete(s.live, k)
-			}
-		}
-		for k, t := range s.ended {
-			if now.Sub(t) > s.idle {
-				delete(s.ended, k)
-			}
-		}
+// memorySessions are the session ids of a single process.
+func memorySessions() *state.SessionIDs {
+	ids, err := state.NewSessionIDs(state.NewMemory(state.Config{}), nil, SessionIdle)
+	if err != nil {
+		panic(err) // only for an idle time that is not positive
 	}
-	return id
-}
-
-func (s *sessions) Validate(id string) (bool, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if _, ok := s.ended[id]; ok {
-		return true, nil
-	}
-	if _, ok := s.live[id]; !ok {
-		return false, errUnknownSession
-	}
-	s.live[id] = s.now()
-	return false, nil
-}
-
-func (s *sessions) Terminate(id string) (bool, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if _, ok := s.live[id]; !ok {
-		if _, ok := s.ended[id]; ok {
-			return false, nil
-		}
-		return false, errUnknownSession
-	}
-	delete(s.live, id)
-	s.ended[id] = s.now()
-	return false, nil
+	return ids
 }

@@ -26,6 +26,7 @@ import (
 	"github.com/switchboard-dev/switchboard/integrations/httpapi"
 	"github.com/switchboard-dev/switchboard/integrations/mcpupstream"
 	"github.com/switchboard-dev/switchboard/internal/secrets"
+	"github.com/switchboard-dev/switchboard/internal/state"
 	"github.com/switchboard-dev/switchboard/policy"
 	"github.com/switchboard-dev/switchboard/server"
 )
@@ -57,6 +58,7 @@ type App struct {
 	log        *slog.Logger
 	metrics    *prometheus.Registry
 	vaultCheck func(context.Context) error
+	state      state.Store
 	upstreams  map[string]*mcpupstream.Upstream
 	closers    []func()
 }
@@ -128,6 +130,9 @@ func build(ctx context.Context, l *loaded, opts Options) (a *App, err error) {
 		}
 	}
 	a.Secrets = secrets.NewResolver(sources)
+	if err := a.openState(ctx); err != nil {
+		return nil, err
+	}
 
 	a.metrics = prometheus.NewRegistry()
 	a.metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -143,6 +148,7 @@ func build(ctx context.Context, l *loaded, opts Options) (a *App, err error) {
 		Metrics: policy.NewMetrics(a.metrics),
 		Audit:   policy.NewAudit(auditOut, opts.Logger),
 		Secrets: a.Secrets,
+		Once:    a.state,
 	})
 	if err != nil {
 		return nil, err
@@ -268,6 +274,9 @@ func (a *App) Ready(ctx context.Context) error {
 		if err := a.vaultCheck(ctx); err != nil {
 			return fmt.Errorf("vault: %w", err)
 		}
+	}
+	if err := a.state.Ping(ctx); err != nil {
+		return fmt.Errorf("state (%s): %w", a.Config.State.Backend, err)
 	}
 	return nil
 }

@@ -18,7 +18,12 @@ func (a *App) HTTP(ctx context.Context) (*server.HTTP, error) {
 	if err != nil {
 		return nil, err
 	}
+	sessions, err := a.sessions(ctx)
+	if err != nil {
+		return nil, err
+	}
 	return server.NewHTTP(a.MCP, server.HTTPOptions{
+		Sessions:       sessions,
 		Clients:        clients,
 		AllowedOrigins: a.Config.Server.AllowedOrigins,
 		MaxBodyBytes:   a.Config.Server.MaxBodyBytes,
