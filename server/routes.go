@@ -25,6 +25,9 @@ type HTTPOptions struct {
 	Logger  *slog.Logger
 	// Inflight counts running tool calls; shutdown waits for them.
 	Inflight *sync.WaitGroup
+	// CallHeaders maps call context names to the headers that carry them
+	// (server.call_headers).
+	CallHeaders map[string]string
 }
 
 // HTTP is the whole HTTP surface of switchboard.
@@ -65,7 +68,7 @@ func NewHTTP(s *MCP, opts HTTPOptions) *HTTP {
 
 	auth := newAuthenticator(opts.Clients)
 	mcpRoute := func(next http.Handler) http.Handler {
-		return checkOrigin(opts.AllowedOrigins, limitBody(opts.MaxBodyBytes, auth.requireClient(next)))
+		return checkOrigin(opts.AllowedOrigins, limitBody(opts.MaxBodyBytes, auth.requireClient(callHeaders(opts.CallHeaders, next))))
 	}
 
 	mux := http.NewServeMux()
