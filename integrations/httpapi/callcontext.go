@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"sort"
@@ -38,11 +39,11 @@ func (t *tool) fromCall(args map[string]any, callCtx map[string]string) (map[str
 		}
 		v, err := contextValue(raw, p.Type)
 		if err != nil {
-			bad = append(bad, fmt.Sprintf("a %s that %s", name, err))
+			bad = append(bad, fmt.Sprintf("a %s that is not valid (%s)", name, err))
 			continue
 		}
 		if len(p.Enum) > 0 && !enumHas(p.Enum, v) {
-			bad = append(bad, fmt.Sprintf("a %s that is not one of the accepted values", name))
+			bad = append(bad, fmt.Sprintf("a %s that is not valid (not one of the accepted values)", name))
 			continue
 		}
 		filled[p.Name] = v
@@ -61,7 +62,7 @@ func (t *tool) fromCall(args map[string]any, callCtx map[string]string) (map[str
 				param = name
 			}
 		}
-		bad = append(bad, fmt.Sprintf("a %s that %s", param, why))
+		bad = append(bad, fmt.Sprintf("a %s that is not valid (%s)", param, why))
 	}
 	if len(bad) > 0 {
 		sort.Strings(bad)
@@ -88,13 +89,13 @@ func contextValue(s, typ string) (any, error) {
 	case "integer":
 		i, err := strconv.ParseInt(strings.TrimSpace(s), 10, 64)
 		if err != nil {
-			return nil, fmt.Errorf("is not a whole number")
+			return nil, errors.New("not a whole number")
 		}
 		return i, nil
 	case "number":
 		f, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
 		if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
-			return nil, fmt.Errorf("is not a number")
+			return nil, errors.New("not a number")
 		}
 		return f, nil
 	case "boolean":
@@ -104,7 +105,7 @@ func contextValue(s, typ string) (any, error) {
 		case "false":
 			return false, nil
 		}
-		return nil, fmt.Errorf("is not true or false")
+		return nil, errors.New("not true or false")
 	}
 	return s, nil
 }
