@@ -76,7 +76,9 @@ func newDeduper(store Results, log *slog.Logger, now func() time.Time) *deduper 
 	if store == nil {
 		store = NewMemoryResults(now)
 	}
-	return &deduper{store: store, log: log}
+	// A call whose client hung up may have acted already: it runs to its end
+	// and is remembered, so the repeat that follows gets its result.
+	return &deduper{store: store, log: log, flights: flights[dedupeOutcome]{finish: true}}
 }
 
 func (d *deduper) middleware(t *integrations.Tool, next integrations.Handler) integrations.Handler {

@@ -10,8 +10,12 @@ import (
 // caller that asked for that key while it ran: singleflight's semantics,
 // plus cancellation. The shared run has a context of its own, detached from
 // the first caller's, so one caller hanging up does not fail the others; it
-// is cancelled when every caller waiting for it has gone.
+// is cancelled when every caller waiting for it has gone, unless finish is
+// set: then it runs to its end (within the tool's own timeout) whoever waits,
+// so that a repeat that comes later still joins it.
 type flights[T any] struct {
+	finish bool
+
 	mu sync.Mutex
 	m  map[string]*flight[T]
 }
@@ -55,7 +59,7 @@ func (g *flights[T]) do(ctx context.Context, key string, fn func(context.Context
 	case <-ctx.Done():
 		g.mu.Lock()
 		f.waiting--
-		if f.waiting == 0 {
+		if f.waiting == 0 && !g.finish {
 			f.cancel()
 			g.forget(key, f)
 		}

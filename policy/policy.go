@@ -49,6 +49,9 @@ type Policy struct {
 	rules *Rules
 	log   *slog.Logger
 	mws   []integrations.Middleware
+
+	dedupe   *deduper
+	coalesce *coalescer
 }
 
 // New builds the policy of a checked config. A call passes, outermost
@@ -76,9 +79,8 @@ func New(cfg configs.Policy, deps Deps) (*Policy, error) {
 	p.mws = append(p.mws, access)
 	// Phone calls: dedupe, speech and coalescing (dedupe.go, speech.go,
 	// coalesce.go).
-	d := newDeduper(deps.Results, deps.Logger, deps.Now)
-	co := &coalescer{}
-	p.mws = append(p.mws, d.middleware, c.middleware, speech, co.middleware)
+	p.dedupe, p.coalesce = newDeduper(deps.Results, deps.Logger, deps.Now), &coalescer{}
+	p.mws = append(p.mws, p.dedupe.middleware, c.middleware, speech, p.coalesce.middleware)
 	return p, nil
 }
 
