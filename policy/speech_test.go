@@ -15,8 +15,6 @@ import (
 type notes struct {
 	mu   sync.Mutex
 	list []map[string]any
-	// result is when the call returned; notes after it are a bug.
-	after int
 }
 
 func (n *notes) notify(method string, params map[string]any) {
