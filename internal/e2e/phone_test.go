@@ -469,3 +469,68 @@ func TestDedupeEndToEnd(t *testing.T) {
 		t.Fatalf("%d audit lines say deduplicated, want 3", dedup)
 	}
 }
+
+// For a type: mcp tool, speech comes from the integration: the upstream's own
+// progress passes as always, and the slow sentence is added only in the
+// intervals in which the upstream said nothing.
+func TestSlowSentenceMCPIntegration(t *testing.T) {
+	s := sdk.NewServer(&sdk.Implementation{Name: "jobs", Version: "1"}, nil)
+	sdk.AddTool(s, &sdk.Tool{Name: "chatty", Description: "Reports progress at once, then works 500 ms."},
+		func(ctx context.Context, req *sdk.CallToolRequest, _ struct{}) (*sdk.CallToolResult, any, error) {
+			if token := req.Params.GetProgressToken(); token != nil {
+				_ = req.Session.NotifyProgress(ctx, &sdk.ProgressNotificationParams{ProgressToken: token, Progress: 1, Message: "buscando el pedido"})
+			}
+			time.Sleep(500 * time.Millisecond)
+			return &sdk.CallToolResult{Content: []sdk.Content{&sdk.TextContent{Text: "ok"}}}, nil, nil
+		})
+	sdk.AddTool(s, &sdk.Tool{Name: "silent", Description: "Works 500 ms without a word."},
+		func(ctx context.Context, req *sdk.CallToolRequest, _ struct{}) (*sdk.CallToolResult, any, error) {
+			time.Sleep(500 * time.Millisecond)
+			return &sdk.CallToolResult{Content: []sdk.Content{&sdk.TextContent{Text: "ok"}}}, nil, nil
+		})
+	up := httptest.NewServer(sdk.NewStreamableHTTPHandler(func(*http.Request) *sdk.Server { return s }, nil))
+	defer up.Close()
+	srv := serve(t, "integrations:\n  - name: jobs\n    type: mcp\n    url: "+up.URL+"\n    timeout: 30s\n"+
+		"    speech: {start: Un momento., slow: {after: 200ms, say: Sigue tardando.}}\n")
+
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	c := mcpgoConnect("streamable", "2025-06-18")(t, ctx, srv.target).(*mcpgoClient)
+	defer c.Close()
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		res, err := c.c.ListTools(ctx, mcpgo.ListToolsRequest{})
+		if err == nil && len(res.Tools) == 2 {
+			for _, tl := range res.Tools {
+				b, _ := json.Marshal(tl.Meta)
+				if want := `{"io.switchboard/speech":{"slow":{"after_ms":200,"say":"Sigue tardando."},"start":"Un momento."}}`; string(b) != want {
+					t.Fatalf("%s _meta = %s, want %s", tl.Name, b, want)
+				}
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("jobs tools never appeared: %v", err)
+		}
+	}
+	messages := func(notes []map[string]any) (upstream, ours int) {
+		for _, n := range notes {
+			switch n["message"] {
+			case "buscando el pedido":
+				upstream++
+			case "Sigue tardando.":
+				ours++
+			}
+		}
+		return
+	}
+	_, notes := metaCall(ctx, t, c, "jobs_chatty", nil, nil, "chatty-1")
+	// The upstream spoke at 0 ms: the 200 ms tick is left out, the 400 ms
+	// one is not (policy/speech_test.go pins the intervals exactly).
+	chattyU, chattyO := messages(notes)
+	_, notes = metaCall(ctx, t, c, "jobs_silent", nil, nil, "silent-1")
+	silentU, silentO := messages(notes)
+	if chattyU != 1 || chattyO < 1 || silentU != 0 || silentO < 2 || chattyO >= silentO {
+		t.Fatalf("chatty: upstream %d (want 1), slow %d (want ≥1); silent: upstream %d, slow %d (want ≥2 and more than chatty)",
+			chattyU, chattyO, silentU, silentO)
+	}
+}
