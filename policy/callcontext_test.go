@@ -2,7 +2,9 @@ package policy
 
 import (
 	"context"
+	"log/slog"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/switchboard-dev/switchboard/configs"
@@ -61,3 +63,28 @@ func TestAuditCallIDNoNumber(t *testing.T) {
 		t.Fatal("the args hash depends on the call context")
 	}
 }
+
+// The log lines of a call carry its call_id, and never its caller's number.
+func TestLogLinesCarryTheCallID(t *testing.T) {
+	var buf strings.Builder
+	var mu sync.Mutex
+	log := slog.New(slog.NewTextHandler(writerFunc(func(b []byte) (int, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		return buf.Write(b)
+	}), &slog.HandlerOptions{Level: slog.LevelDebug}))
+	h := &counting{}
+	h.fail.Store(true)
+	f := newPhoneFixture(t, &integrations.Tool{Handler: h}, Deps{Logger: log})
+	f.call(context.Background(), nil, map[string]string{"call_id": "c-81", "caller_number": "+34612345678"})
+	mu.Lock()
+	out := buf.String()
+	mu.Unlock()
+	if !strings.Contains(out, "tool call failed") || !strings.Contains(out, "call_id=c-81") || strings.Contains(out, "612345678") {
+		t.Fatalf("log:\n%s", out)
+	}
+}
+
+type writerFunc func([]byte) (int, error)
+
+func (w writerFunc) Write(b []byte) (int, error) { return w(b) }

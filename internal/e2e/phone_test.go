@@ -113,7 +113,7 @@ type phoneUpstream struct {
 }
 
 func newPhoneUpstream(t *testing.T) *phoneUpstream {
-	u := &phoneUpstream{readHold: 400 * time.Millisecond}
+	u := &phoneUpstream{readHold: 800 * time.Millisecond}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /api/customers", func(w http.ResponseWriter, r *http.Request) {
 		u.mu.Lock()
