@@ -3,6 +3,7 @@ package policy
 import (
 	"context"
 	"fmt"
+	"runtime/debug"
 	"sync"
 )
 
@@ -73,7 +74,7 @@ func (g *flights[T]) do(ctx context.Context, key string, fn func(context.Context
 func (g *flights[T]) run(ctx context.Context, key string, f *flight[T], fn func(context.Context) (T, error)) {
 	defer func() {
 		if r := recover(); r != nil {
-			f.err = fmt.Errorf("panic in shared call: %v", r)
+			f.err = fmt.Errorf("panic in shared call: %v\n%s", r, debug.Stack())
 		}
 		g.mu.Lock()
 		g.forget(key, f)
