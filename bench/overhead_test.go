@@ -87,7 +87,7 @@ func BenchmarkHandler(b *testing.B) {
 	ctx := context.Background()
 	b.ReportAllocs()
 	for b.Loop() {
-		res, err := a.Call(ctx, "helpdesk_buscar_cliente", args)
+		res, err := a.Call(ctx, "helpdesk_buscar_cliente", args, nil)
 		if err != nil || res.IsError {
 			b.Fatalf("%v %+v", err, res)
 		}

@@ -43,6 +43,10 @@ type Server struct {
 	MaxBodyBytes int64 `yaml:"max_body_bytes" validate:"gte=0"`
 	// AllowedOrigins are browser origins accepted besides loopback ones.
 	AllowedOrigins []string `yaml:"allowed_origins" validate:"dive,url"`
+
+	// CallHeaders maps call context names to the HTTP headers that carry
+	// them ({caller_number: X-Caller-Number}); see phone.go.
+	CallHeaders map[string]string `yaml:"call_headers"`
 }
 
 // Client is one caller of the HTTP transport, identified by its key.
@@ -123,6 +127,11 @@ type Integration struct {
 	// Tools is a list of tool definitions for type http and an
 	// include/exclude/confirm filter for type mcp.
 	Tools Tools `yaml:"tools"`
+
+	// Speech and Dedupe are the defaults of the integration's tools (see
+	// phone.go); for type mcp, the only place to set them.
+	Speech *Speech       `yaml:"speech"`
+	Dedupe time.Duration `yaml:"dedupe" validate:"gte=0"`
 }
 
 // Auth says how an integration authenticates to its upstream.
@@ -157,22 +166,28 @@ type Tool struct {
 	Params      []Param       `yaml:"params" validate:"dive"`
 	Response    Response      `yaml:"response"`
 	Confirm     *Confirm      `yaml:"confirm"`
+
+	// Speech and Dedupe override the integration's (see phone.go).
+	Speech *Speech        `yaml:"speech"`
+	Dedupe *time.Duration `yaml:"dedupe"`
 }
 
 // Param is one argument of a tool, or one property of an object argument.
 type Param struct {
-	Name        string  `yaml:"name"`
-	In          string  `yaml:"in" validate:"omitempty,oneof=path query header body"`
-	Type        string  `yaml:"type" validate:"omitempty,oneof=string integer number boolean object array"`
-	Description string  `yaml:"description"`
-	Required    bool    `yaml:"required"`
-	Validate    string  `yaml:"validate"`
-	Enum        []any   `yaml:"enum"`
-	Default     any     `yaml:"default"`
-	Value       any     `yaml:"value"`
-	Sensitive   bool    `yaml:"sensitive"`
-	Properties  []Param `yaml:"properties" validate:"dive"`
-	Items       *Param  `yaml:"items"`
+	Name        string `yaml:"name"`
+	In          string `yaml:"in" validate:"omitempty,oneof=path query header body"`
+	Type        string `yaml:"type" validate:"omitempty,oneof=string integer number boolean object array"`
+	Description string `yaml:"description"`
+	Required    bool   `yaml:"required"`
+	Validate    string `yaml:"validate"`
+	Enum        []any  `yaml:"enum"`
+	Default     any    `yaml:"default"`
+	Value       any    `yaml:"value"`
+	// ValueFrom fills the param from the call context: call.<name>.
+	ValueFrom  string  `yaml:"value_from"`
+	Sensitive  bool    `yaml:"sensitive"`
+	Properties []Param `yaml:"properties" validate:"dive"`
+	Items      *Param  `yaml:"items"`
 }
 
 // Response shapes and caps what the model receives.

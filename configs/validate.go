@@ -59,6 +59,7 @@ func validate(cfg *Config, idx lineIndex) []Problem {
 		}
 	}
 	c.checkServer(cfg)
+	c.checkCallHeaders(cfg)
 	c.checkPolicy(cfg)
 	c.checkState(cfg)
 	c.checkIntegrations(cfg)
@@ -214,6 +215,7 @@ func (c *checker) checkIntegrations(cfg *Config) {
 			c.checkMaybeRef(p+".headers."+k, v)
 		}
 		c.checkAuth(p+".auth", in.Auth)
+		c.checkSpeech(p+".speech", in.Speech)
 		switch in.Type {
 		case "http":
 			c.checkHTTP(p, in, exposed)
@@ -343,13 +345,21 @@ func (c *checker) checkTool(p string, t *Tool) {
 		if prm.In == "path" && prm.Type != "" && prm.Type != "string" && prm.Type != "integer" && prm.Type != "number" {
 			c.add(pp+".type", "a path parameter must be a string or a number")
 		}
-		if prm.In == "path" && !prm.Required && prm.Default == nil && prm.Value == nil {
+		if prm.In == "path" && !prm.Required && prm.Default == nil && prm.Value == nil && prm.ValueFrom == "" {
 			c.add(pp+".required", "a path parameter must be required (or have a default or a fixed value)")
 		}
 		if (prm.In == "query" || prm.In == "header" || prm.In == "path") && (prm.Type == "object") {
 			c.add(pp+".type", "an object parameter can only go in the body")
 		}
 		c.checkParam(pp, prm)
+		c.checkValueFrom(pp, prm, true)
+		if prm.Name == "call" && t.Confirm != nil {
+			c.add(pp+".name", "a tool with a confirm message cannot have a param named call: {{.call.<name>}} is the call context")
+		}
+	}
+	c.checkSpeech(p+".speech", t.Speech)
+	if t.Dedupe != nil {
+		c.checkDedupe(p+".dedupe", *t.Dedupe, t.Method == "GET")
 	}
 	if rest := placeholder.ReplaceAllString(t.Path, ""); strings.ContainsAny(rest, "{}?#") {
 		c.add(p+".path", "%q has an unbalanced { or }, or a ? or #: put query values in params with in: query", t.Path)
@@ -411,6 +421,7 @@ func (c *checker) checkParam(p string, prm Param) {
 	names := map[string]bool{}
 	for k, sub := range prm.Properties {
 		sp := fmt.Sprintf("%s.properties[%d]", p, k)
+		c.checkValueFrom(sp, sub, false)
 		if sub.Name == "" {
 			c.add(sp+".name", "is required")
 		}
@@ -427,6 +438,7 @@ func (c *checker) checkParam(p string, prm Param) {
 		if prm.Items.In != "" || prm.Items.Name != "" {
 			c.add(p+".items", "items describe each element: they take no name or in:")
 		}
+		c.checkValueFrom(p+".items", *prm.Items, false)
 		c.checkParam(p+".items", *prm.Items)
 	}
 }
@@ -509,8 +521,17 @@ func (c *checker) checkConfirmTemplate(p, msg string, params map[string]Param) {
 		c.add(p, "bad template: %v", err)
 		return
 	}
-	for _, key := range templateFields(tmpl.Root) {
+	for _, field := range templateFields(tmpl.Root) {
+		key := field[0]
+		if key == "call" {
+			c.checkTemplateCall(p, field)
+			continue
+		}
 		prm, ok := params[key]
+		if ok && prm.ValueFrom != "" {
+			c.add(p, "the message uses {{.%s}}, which is filled from the call: write {{.%s}}", key, prm.ValueFrom)
+			continue
+		}
 		if !ok {
 			c.add(p, "the message uses {{.%s}} but the tool has no parameter %q", key, key)
 			continue
@@ -521,9 +542,9 @@ func (c *checker) checkConfirmTemplate(p, msg string, params map[string]Param) {
 	}
 }
 
-// templateFields lists the top-level .field names a template reads.
-func templateFields(n parse.Node) []string {
-	var out []string
+// templateFields lists the .field chains a template reads (.a.b is [a b]).
+func templateFields(n parse.Node) [][]string {
+	var out [][]string
 	var walk func(parse.Node)
 	walk = func(n parse.Node) {
 		switch x := n.(type) {
@@ -548,7 +569,7 @@ func templateFields(n parse.Node) []string {
 				walk(a)
 			}
 		case *parse.FieldNode:
-			out = append(out, x.Ident[0])
+			out = append(out, x.Ident)
 		case *parse.IfNode:
 			walk(x.Pipe)
 			walk(x.List)

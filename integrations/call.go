@@ -47,7 +47,21 @@ type Call struct {
 	// the metrics.
 	Decision string
 	Reason   string
+
+	// Context is the call context: what the voice platform (never the
+	// model) says about the phone call, from the headers named in
+	// server.call_headers and the request's _meta["io.switchboard/call"].
+	// Names match [a-z0-9_]+; nil when the request carried none. Its values
+	// are personal data: they reach an upstream only through a param's
+	// value_from, and never the audit log.
+	Context map[string]string
+	// Shared: the call's result came from one upstream request shared with
+	// identical calls in flight (coalescing); for the audit line.
+	Shared bool
 }
+
+// CallID is the call context's call_id, "" when there is none.
+func (c *Call) CallID() string { return c.Context["call_id"] }
 
 // Presented is the confirmation material a client sent with a call.
 type Presented struct {

@@ -182,3 +182,28 @@ func Clip(s string, n int) string {
 	}
 	return s[:n] + "…"
 }
+
+// The call context and de-duplication.
+
+// CallContextMissing: the call context lacks values a tool needs (the
+// caller's number, say); nothing was sent. names are the context names.
+func CallContextMissing(tool string, names []string) *Error {
+	return Errorf(KindInvalid, nil,
+		"%s was not run: this call did not provide %s, which only the phone system can give (not the caller or you). Tell the caller it cannot be done on this call and offer another way.",
+		tool, strings.Join(names, " and "))
+}
+
+// CallContextInvalid: a call context value fails a param's type or
+// validate check; nothing was sent. The value itself is never repeated.
+func CallContextInvalid(tool string, problems []string) *Error {
+	return Errorf(KindInvalid, nil,
+		"%s was not run: this call provided %s. Tell the caller it cannot be done on this call and offer another way.",
+		tool, strings.Join(problems, "; "))
+}
+
+// DedupeUnavailable: the store that remembers finished calls could not be
+// read, so a call that must not run twice was not run at all.
+func DedupeUnavailable(tool string, cause error) *Error {
+	return Errorf(KindUnavailable, cause,
+		"%s was not done because switchboard cannot check right now whether it was already done; try again in a moment.", tool)
+}

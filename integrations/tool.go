@@ -9,6 +9,7 @@ package integrations
 import (
 	"context"
 	"text/template"
+	"time"
 
 	"github.com/mark3labs/mcp-go/mcp"
 )
@@ -33,7 +34,7 @@ func (f HandlerFunc) Call(ctx context.Context, c *Call) (*mcp.CallToolResult, er
 // acting, so that a caller is never asked to confirm a call that would be
 // refused as invalid.
 type ArgsValidator interface {
-	ValidateArgs(args map[string]any) error
+	ValidateArgs(c *Call) error
 }
 
 // Middleware wraps a tool's handler; it sees the tool it wraps.
@@ -58,7 +59,14 @@ type Tool struct {
 	NeedsConfirmation bool
 	// Sensitive lists argument names whose values never reach a log.
 	Sensitive []string
-	Handler   Handler
+	// Speech is what a voice platform may say while the tool runs (the
+	// tool's speech:, else its integration's); nil for none.
+	Speech *Speech
+	// Dedupe is how long a successful call is remembered, so that a repeat
+	// returns its result without acting again; 0 is off. Only for tools that
+	// are not read-only.
+	Dedupe  time.Duration
+	Handler Handler
 }
 
 // Name is the exposed tool name.

@@ -58,6 +58,12 @@ type auditLine struct {
 	Outcome  string  `json:"outcome"`
 	Upstream int     `json:"upstream_status,omitempty"`
 	Duration float64 `json:"duration_ms"`
+	// CallID is the call context's call_id; no other context value is
+	// written (they are personal data, like sensitive arguments).
+	CallID string `json:"call_id,omitempty"`
+	// Shared: the result came from one upstream request shared with
+	// identical calls in flight.
+	Shared bool `json:"shared,omitempty"`
 }
 
 // middleware runs right inside the edge: it sees every call, the decision
@@ -72,6 +78,7 @@ func (a *Audit) middleware(t *integrations.Tool, next integrations.Handler) inte
 			Tool:        t.Name(),
 			Integration: t.Integration,
 			ArgsHash:    auditHash(c.Args, t.Sensitive),
+			CallID:      c.CallID(),
 		}
 		panicked := true
 		defer func() {
@@ -83,6 +90,7 @@ func (a *Audit) middleware(t *integrations.Tool, next integrations.Handler) inte
 				line.Outcome = "error"
 			}
 			line.Upstream = integrations.StatusOf(err)
+			line.Shared = c.Shared
 			a.write(line)
 		}()
 		res, err = next.Call(ctx, c)

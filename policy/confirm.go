@@ -89,7 +89,7 @@ func (c *confirmer) call(ctx context.Context, t *integrations.Tool, next integra
 	if err != nil {
 		return nil, integrations.InvalidArgs(t.Name(), []string{err.Error()})
 	}
-	b := binding{tool: t.Name(), args: digest, client: call.Caller.ClientID, session: call.Session}
+	b := binding{tool: t.Name(), args: digest, client: call.Caller.ClientID, session: call.Session, callID: call.CallID()}
 	macKey, idemKey, err := c.keys(ctx)
 	if err != nil {
 		return nil, c.unavailable(t, call, err)
@@ -120,7 +120,7 @@ func (c *confirmer) call(ctx context.Context, t *integrations.Tool, next integra
 	}
 	if answer != nil && !accepted(answer) {
 		call.Decide(string(DecisionDeclined), "")
-		msg := phrasesFor(c.message(t, call.Args)).declined(t.Name())
+		msg := phrasesFor(c.message(t, call)).declined(t.Name())
 		return mcp.NewToolResultStructured(map[string]any{"status": "declined", "message": msg}, msg), nil
 	}
 	call.Decide(string(DecisionConfirmed), "")
@@ -132,7 +132,7 @@ func (c *confirmer) call(ctx context.Context, t *integrations.Tool, next integra
 // single-use store could not be read), so the call fails closed, in the
 // language of the confirm message.
 func (c *confirmer) unavailable(t *integrations.Tool, call *integrations.Call, err error) error {
-	return integrations.Errorf(integrations.KindUnavailable, err, phrasesFor(c.message(t, call.Args)).unavailable, t.Name())
+	return integrations.Errorf(integrations.KindUnavailable, err, phrasesFor(c.message(t, call)).unavailable, t.Name())
 }
 
 // ask returns a fresh confirmation request: a question to elicit, or a
@@ -141,11 +141,11 @@ func (c *confirmer) unavailable(t *integrations.Tool, call *integrations.Call, e
 // never asked to confirm a call that would be refused.
 func (c *confirmer) ask(call *integrations.Call, t *integrations.Tool, next integrations.Handler, b binding, key []byte, why rejection) (*mcp.CallToolResult, error) {
 	if v, ok := next.(integrations.ArgsValidator); ok {
-		if err := v.ValidateArgs(call.Args); err != nil {
+		if err := v.ValidateArgs(call); err != nil {
 			return nil, err
 		}
 	}
-	msg := c.message(t, call.Args)
+	msg := c.message(t, call)
 	ph := phrasesFor(msg)
 	if c.mode == "elicit" && !call.CanElicit {
 		call.Decide(string(DecisionDenied), "no_elicitation")

@@ -56,7 +56,7 @@ func (s *spy) last() spyCall {
 // validatingSpy also checks arguments without acting.
 type validatingSpy struct{ *spy }
 
-func (v validatingSpy) ValidateArgs(map[string]any) error { return v.invalid }
+func (v validatingSpy) ValidateArgs(*integrations.Call) error { return v.invalid }
 
 const refundSchema = `{"type":"object","properties":{"order_id":{"type":"string"},"amount":{"type":"number"},"pin":{"type":"string"}},"required":["order_id","amount"],"additionalProperties":false}`
 

@@ -27,6 +27,10 @@ func (p *Policy) edge(t *integrations.Tool, next integrations.Handler) integrati
 		}()
 		res, err = next.Call(ctx, c)
 		dur := time.Since(start)
+		log := p.log
+		if id := c.CallID(); id != "" {
+			log = log.With("call_id", id)
+		}
 		if err != nil {
 			kind := integrations.KindOf(err)
 			level := slog.LevelWarn
@@ -36,11 +40,11 @@ func (p *Policy) edge(t *integrations.Tool, next integrations.Handler) integrati
 			case integrations.KindCancelled, integrations.KindInvalid:
 				level = slog.LevelInfo
 			}
-			p.log.Log(ctx, level, "tool call failed", "tool", t.Name(), "kind", kind,
+			log.Log(ctx, level, "tool call failed", "tool", t.Name(), "kind", kind,
 				"status", integrations.StatusOf(err), "duration", dur, "error", err.Error())
 			return mcp.NewToolResultError(integrations.PublicMessage(err)), nil
 		}
-		p.log.Debug("tool call", "tool", t.Name(), "duration", dur)
+		log.Debug("tool call", "tool", t.Name(), "duration", dur)
 		return res, nil
 	})
 }

@@ -12,14 +12,26 @@ import (
 
 // message is the sentence read to the caller: the tool's confirm: message,
 // or, for a tool that needs confirmation only through a rule, one that
-// names the tool and its arguments with sensitive values hidden.
-func (c *confirmer) message(t *integrations.Tool, args map[string]any) string {
+// names the tool and its arguments with sensitive values hidden. A confirm
+// message reads the arguments as {{.name}} and the call context as
+// {{.call.name}} ({{.call.caller_number}}).
+func (c *confirmer) message(t *integrations.Tool, call *integrations.Call) string {
+	args := call.Args
 	if args == nil {
 		args = map[string]any{}
 	}
 	if t.Confirm != nil {
+		data := make(map[string]any, len(args)+1)
+		for k, v := range args {
+			data[k] = v
+		}
+		callCtx := call.Context
+		if callCtx == nil {
+			callCtx = map[string]string{}
+		}
+		data["call"] = callCtx
 		var sb strings.Builder
-		err := t.Confirm.Execute(&sb, args)
+		err := t.Confirm.Execute(&sb, data)
 		if err == nil {
 			return sb.String()
 		}

@@ -29,6 +29,8 @@ type Deps struct {
 	Once Claimer
 	// Now is the clock of confirmations; nil means time.Now.
 	Now func() time.Time
+	// Results remembers deduplicated calls; nil keeps them in this process.
+	Results Results
 }
 
 // Secrets resolves a secret reference (policy.confirmation.key).
@@ -47,11 +49,17 @@ type Policy struct {
 	rules *Rules
 	log   *slog.Logger
 	mws   []integrations.Middleware
+
+	dedupe   *deduper
+	coalesce *coalescer
 }
 
 // New builds the policy of a checked config. A call passes, outermost
 // first: edge (what the model and the log see), audit, metrics, access
-// (client allowlists, undecodable arguments), confirmation, then the tool.
+// (client allowlists, undecodable arguments), dedupe (a repeat of a call
+// that succeeded is answered from memory, before confirmation could ask
+// again), confirmation, speech (while the tool itself runs), coalescing
+// (identical reads in flight share one request), then the tool.
 func New(cfg configs.Policy, deps Deps) (*Policy, error) {
 	if deps.Logger == nil {
 		deps.Logger = slog.New(slog.DiscardHandler)
@@ -68,7 +76,11 @@ func New(cfg configs.Policy, deps Deps) (*Policy, error) {
 	if deps.Metrics != nil {
 		p.mws = append(p.mws, deps.Metrics.middleware)
 	}
-	p.mws = append(p.mws, access, c.middleware)
+	p.mws = append(p.mws, access)
+	// Phone calls: dedupe, speech and coalescing (dedupe.go, speech.go,
+	// coalesce.go).
+	p.dedupe, p.coalesce = newDeduper(deps.Results, deps.Logger, deps.Now), &coalescer{}
+	p.mws = append(p.mws, p.dedupe.middleware, c.middleware, speech, p.coalesce.middleware)
 	return p, nil
 }
 
@@ -87,6 +99,9 @@ func (p *Policy) Expose(t *integrations.Tool) *integrations.Tool {
 		e.Definition.Annotations.ReadOnlyHint = mcp.ToBoolPtr(false)
 		e.Definition.Annotations.DestructiveHint = mcp.ToBoolPtr(true)
 		e.Definition = withTokenParam(e.Definition)
+	}
+	if e.Speech != nil {
+		e.Definition = withSpeechMeta(e.Definition, e.Speech)
 	}
 	e.Handler = integrations.Wrap(&e, p.mws...)
 	return &e

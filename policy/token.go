@@ -57,6 +57,7 @@ type binding struct {
 	args    [32]byte
 	client  string
 	session string
+	callID  string // the call context's call_id, when the call has one
 }
 
 // ticket is the signed part of a token.
@@ -132,6 +133,7 @@ func mac(key []byte, p purpose, b binding, header []byte) []byte {
 	h.Write(b.args[:])
 	writeField(h, b.client)
 	writeField(h, b.session)
+	writeField(h, b.callID)
 	h.Write(header)
 	return h.Sum(nil)[:macLen]
 }

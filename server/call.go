@@ -29,6 +29,7 @@ func NewCall(ctx context.Context, t *integrations.Tool, req mcp.CallToolRequest)
 	c := integrations.NewCall(t, req.Params)
 	c.Caller = callerFrom(ctx)
 	c.Session, c.CanElicit = session(ctx)
+	c.Context = callContext(ctx, req.Params.Meta)
 	return c
 }
 

@@ -30,6 +30,9 @@ type HTTPOptions struct {
 	// Sessions keeps handshake-era session ids, shared by replicas through
 	// the state store; nil keeps them in this process.
 	Sessions *state.SessionIDs
+	// CallHeaders maps call context names to the headers that carry them
+	// (server.call_headers).
+	CallHeaders map[string]string
 }
 
 // HTTP is the whole HTTP surface of switchboard.
@@ -73,7 +76,7 @@ func NewHTTP(s *MCP, opts HTTPOptions) *HTTP {
 
 	auth := newAuthenticator(opts.Clients)
 	mcpRoute := func(next http.Handler) http.Handler {
-		return checkOrigin(opts.AllowedOrigins, limitBody(opts.MaxBodyBytes, auth.requireClient(next)))
+		return checkOrigin(opts.AllowedOrigins, limitBody(opts.MaxBodyBytes, auth.requireClient(callHeaders(opts.CallHeaders, next))))
 	}
 
 	mux := http.NewServeMux()

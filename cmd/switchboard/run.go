@@ -349,6 +349,8 @@ func cmdCall(ctx context.Context, args []string, getenv func(string) string, std
 	c.register(fs, getenv)
 	argJSON := fs.String("args", "{}", "the tool's arguments as a JSON object")
 	asJSON := fs.Bool("json", false, "print the whole MCP result as JSON")
+	callCtx := callFlag{}
+	fs.Var(callCtx, "call", "a call context value, name=value (repeatable): --call caller_number=+34612345678 --call call_id=c-1")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -366,7 +368,7 @@ func cmdCall(ctx context.Context, args []string, getenv func(string) string, std
 	defer a.Close()
 	// An upstream MCP server's tools exist once it has been asked for them.
 	_ = waitUpstreams(ctx, a)
-	res, err := a.Call(ctx, pos[0], []byte(*argJSON))
+	res, err := a.Call(ctx, pos[0], []byte(*argJSON), callCtx.orNil())
 	if err != nil {
 		return err
 	}

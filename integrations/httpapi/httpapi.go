@@ -161,6 +161,10 @@ func New(in configs.Integration, deps Deps) ([]*integrations.Tool, error) {
 				it.Sensitive = append(it.Sensitive, p.Name)
 			}
 		}
+		it.Speech = integrations.SpeechFrom(configs.ToolSpeech(in, &tc))
+		if !readOnly {
+			it.Dedupe = configs.ToolDedupe(in, &tc)
+		}
 		out = append(out, it)
 	}
 	return out, nil
@@ -168,9 +172,9 @@ func New(in configs.Integration, deps Deps) ([]*integrations.Tool, error) {
 
 // Call validates the arguments, sends the request and shapes the reply.
 func (t *tool) Call(ctx context.Context, c *integrations.Call) (*mcp.CallToolResult, error) {
-	args, problems := t.checkArgs(typed(t.params, c.Args))
-	if problems != nil {
-		return nil, integrations.InvalidArgs(t.name, problems)
+	args, err := t.callArgs(c)
+	if err != nil {
+		return nil, err
 	}
 	ctx, cancel := context.WithTimeout(ctx, t.cfg.Timeout)
 	defer cancel()
@@ -258,11 +262,19 @@ func isInteger(s string) bool {
 
 // ValidateArgs checks arguments as Call does and sends nothing; policy uses
 // it so that a caller is never asked to confirm a call that would be refused.
-func (t *tool) ValidateArgs(args map[string]any) error {
-	if _, problems := t.checkArgs(typed(t.params, args)); problems != nil {
-		return integrations.InvalidArgs(t.name, problems)
+func (t *tool) ValidateArgs(c *integrations.Call) error {
+	_, err := t.callArgs(c)
+	return err
+}
+
+// callArgs checks the model's arguments, then fills the value_from params
+// from the call context: what the request will carry.
+func (t *tool) callArgs(c *integrations.Call) (map[string]any, error) {
+	args, problems := t.checkArgs(typed(t.params, c.Args))
+	if problems != nil {
+		return nil, integrations.InvalidArgs(t.name, problems)
 	}
-	return nil
+	return t.fromCall(args, c.Context)
 }
 
 // transportError explains a failed exchange without the URL, which may hold

@@ -14,13 +14,14 @@ import (
 )
 
 // inputSchema is the JSON Schema (2020-12) of the params the model provides;
-// fixed value: params are left out, and no other property is accepted, so a
-// model cannot add a query key, a header or a body field of its own.
+// fixed value: params and those filled from the call context (value_from)
+// are left out, and no other property is accepted, so a model cannot add a
+// query key, a header or a body field of its own, nor send a value_from one.
 func inputSchema(params []configs.Param) map[string]any {
 	props := map[string]any{}
 	required := []string{}
 	for _, p := range params {
-		if p.Value != nil {
+		if p.Value != nil || p.ValueFrom != "" {
 			continue
 		}
 		props[p.Name] = paramSchema(p)

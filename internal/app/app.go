@@ -185,7 +185,7 @@ func build(ctx context.Context, l *loaded, opts Options) (a *App, err error) {
 				Version:    opts.Version,
 				Getenv:     opts.Getenv,
 				HTTPClient: client,
-				OnChange:   func(tools []*integrations.Tool) { a.Registry.Set(name, tools) },
+				OnChange:   func(tools []*integrations.Tool) { a.Registry.Set(name, withPhone(in, tools)) },
 			})
 			if err != nil {
 				return nil, err

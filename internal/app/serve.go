@@ -31,6 +31,7 @@ func (a *App) HTTP(ctx context.Context) (*server.HTTP, error) {
 		Metrics:        a.Metrics(),
 		Logger:         a.log,
 		Inflight:       a.Inflight,
+		CallHeaders:    a.Config.Server.CallHeaders,
 	}), nil
 }
 

@@ -84,7 +84,10 @@ func httpClientWith(h http.Header) *http.Client {
 
 // ---- mcp-go ----
 
-type mcpgoClient struct{ c *mcpclient.Client }
+type mcpgoClient struct {
+	c        *mcpclient.Client
+	progress progressLog
+}
 
 func mcpgoConnect(kind, version string) func(t *testing.T, ctx context.Context, tg target) client {
 	return func(t *testing.T, ctx context.Context, tg target) client {
@@ -118,7 +121,13 @@ func mcpgoConnect(kind, version string) func(t *testing.T, ctx context.Context, 
 			c.Close()
 			t.Fatalf("negotiated %s, want %s", res.ProtocolVersion, version)
 		}
-		return &mcpgoClient{c: c}
+		mc := &mcpgoClient{c: c}
+		c.OnNotification(func(n mcpgo.JSONRPCNotification) {
+			if n.Method == string(mcpgo.MethodNotificationProgress) {
+				mc.progress.add(n.Params.AdditionalFields)
+			}
+		})
+		return mc
 	}
 }
 
@@ -162,7 +171,10 @@ func (m *mcpgoClient) Close() { m.c.Close() }
 
 // ---- go-sdk ----
 
-type sdkClient struct{ s *sdk.ClientSession }
+type sdkClient struct {
+	s        *sdk.ClientSession
+	progress progressLog
+}
 
 func sdkConnect(kind, version string) func(t *testing.T, ctx context.Context, tg target) client {
 	return func(t *testing.T, ctx context.Context, tg target) client {
@@ -176,14 +188,20 @@ func sdkConnect(kind, version string) func(t *testing.T, ctx context.Context, tg
 		case "stdio":
 			tr = &sdk.CommandTransport{Command: tg.Command()}
 		}
-		c := sdk.NewClient(&sdk.Implementation{Name: "e2e-go-sdk", Version: "1"}, nil)
+		sc := &sdkClient{}
+		c := sdk.NewClient(&sdk.Implementation{Name: "e2e-go-sdk", Version: "1"}, &sdk.ClientOptions{
+			ProgressNotificationHandler: func(_ context.Context, r *sdk.ProgressNotificationClientRequest) {
+				sc.progress.add(map[string]any{"progressToken": r.Params.ProgressToken, "message": r.Params.Message, "progress": r.Params.Progress})
+			},
+		})
 		// go-sdk ties the SSE stream to this context: it must live as long
 		// as the session, so it is the test's context, not a short one.
 		s, err := c.Connect(ctx, tr, &sdk.ClientSessionOptions{ProtocolVersion: version})
 		if err != nil {
 			t.Fatalf("go-sdk connect (%s %s): %v", kind, version, err)
 		}
-		return &sdkClient{s: s}
+		sc.s = s
+		return sc
 	}
 }
 

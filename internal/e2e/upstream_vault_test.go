@@ -64,7 +64,7 @@ func TestUpstreamMCPTokenFromVault(t *testing.T) {
 				t.Fatal(errs)
 			}
 			callOnce := func(name string) (*mcpgo.CallToolResult, error) {
-				return a.Call(ctx, "crm_find_contact", []byte(`{"name":"`+name+`"}`))
+				return a.Call(ctx, "crm_find_contact", []byte(`{"name":"`+name+`"}`), nil)
 			}
 			r, err := callOnce("Ana")
 			if err != nil || r.IsError || r.Content[0].(mcpgo.TextContent).Text != "found Ana" {

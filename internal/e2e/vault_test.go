@@ -910,7 +910,7 @@ integrations:
 		b.Cleanup(func() { a.Close() })
 		args := []byte(`{}`)
 		return func(ctx context.Context) error {
-			res, err := a.Call(ctx, "helpdesk_ping", args)
+			res, err := a.Call(ctx, "helpdesk_ping", args, nil)
 			if err == nil && res.IsError {
 				err = errors.New("isError result")
 			}

@@ -1,0 +1,150 @@
+package policy
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/mark3labs/mcp-go/mcp"
+
+	"github.com/switchboard-dev/switchboard/integrations"
+)
+
+func readTool(h integrations.Handler) *integrations.Tool {
+	return &integrations.Tool{Handler: h, ReadOnly: true}
+}
+
+// callsInFlight starts n identical calls and waits until each has entered
+// policy (the first is held upstream), then lets the upstream answer.
+func TestCoalesceIdenticalReadsInFlight(t *testing.T) {
+	h := &counting{gate: make(chan struct{}), started: make(chan struct{}, 8)}
+	f := newPhoneFixture(t, readTool(h), Deps{})
+	cc := map[string]string{"call_id": "c-1"}
+	var wg sync.WaitGroup
+	results := make([]*mcp.CallToolResult, 5)
+	for i := range results {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			results[i], _ = f.call(context.Background(), map[string]any{"email": "ana@example.com"}, cc)
+		}()
+	}
+	<-h.started
+	waitFor(t, func() bool { return f.waiting() == 5 })
+	close(h.gate)
+	wg.Wait()
+	if n := h.n.Load(); n != 1 {
+		t.Fatalf("5 identical reads made %d upstream requests, want 1", n)
+	}
+	for i, r := range results {
+		if r == nil || r.IsError || text(r) != text(results[0]) {
+			t.Fatalf("result %d = %+v", i, r)
+		}
+	}
+	for _, l := range f.lines(t) {
+		if l["shared"] != true || l["call_id"] != "c-1" || l["decision"] != "allowed" {
+			t.Fatalf("audit line %v: want shared, call_id c-1, allowed", l)
+		}
+	}
+}
+
+func TestCoalesceKeepsDifferentCallsApart(t *testing.T) {
+	h := &counting{gate: make(chan struct{}), started: make(chan struct{}, 8)}
+	f := newPhoneFixture(t, readTool(h), Deps{})
+	var wg sync.WaitGroup
+	for _, c := range []struct {
+		args map[string]any
+		cc   map[string]string
+	}{
+		{map[string]any{"email": "a@example.com"}, map[string]string{"call_id": "c-1"}},
+		{map[string]any{"email": "a@example.com"}, map[string]string{"call_id": "c-2"}},
+		{map[string]any{"email": "b@example.com"}, map[string]string{"call_id": "c-1"}},
+	} {
+		wg.Add(1)
+		go func() { defer wg.Done(); f.call(context.Background(), c.args, c.cc) }()
+	}
+	for range 3 {
+		<-h.started
+	}
+	close(h.gate)
+	wg.Wait()
+	if n := h.n.Load(); n != 3 {
+		t.Fatalf("runs = %d, want 3", n)
+	}
+	for _, l := range f.lines(t) {
+		if l["shared"] != nil {
+			t.Fatalf("a call that shared nothing is marked shared: %v", l)
+		}
+	}
+}
+
+// One caller hanging up does not fail the others; when every caller has
+// gone, the upstream request is cancelled.
+func TestCoalesceCancellation(t *testing.T) {
+	h := &counting{gate: make(chan struct{}), started: make(chan struct{}, 8)}
+	f := newPhoneFixture(t, readTool(h), Deps{})
+	ctx1, hangUp := context.WithCancel(context.Background())
+	first := make(chan *mcp.CallToolResult, 1)
+	go func() { r, _ := f.call(ctx1, nil, nil); first <- r }()
+	<-h.started
+	second := make(chan *mcp.CallToolResult, 1)
+	go func() { r, _ := f.call(context.Background(), nil, nil); second <- r }()
+	waitFor(t, func() bool { return f.waiting() == 2 })
+	hangUp()
+	if r := <-first; !r.IsError {
+		t.Fatalf("the caller who hung up got %q", text(r))
+	}
+	close(h.gate)
+	if r := <-second; r.IsError || h.n.Load() != 1 {
+		t.Fatalf("the other caller got %q (runs %d)", text(r), h.n.Load())
+	}
+
+	h2 := &counting{gate: make(chan struct{}), started: make(chan struct{}, 1)}
+	f2 := newPhoneFixture(t, readTool(h2), Deps{})
+	ctx2, hangUp2 := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { f2.call(ctx2, nil, nil); close(done) }()
+	<-h2.started
+	hangUp2()
+	<-done
+	waitFor(t, func() bool { return f2.waiting() == 0 })
+}
+
+func TestCoalesceSkipsConfirmedAndWritingTools(t *testing.T) {
+	for _, tool := range []*integrations.Tool{
+		{ReadOnly: false},
+		{ReadOnly: true, NeedsConfirmation: true, ConfirmRequired: true},
+	} {
+		co := &coalescer{}
+		h := &counting{}
+		if got := co.middleware(tool, h); got != integrations.Handler(h) {
+			t.Fatalf("tool %+v was coalesced", tool)
+		}
+	}
+}
+
+// waiting is how many calls wait on the fixture's shared runs.
+func (f *phoneFixture) waiting() int {
+	return f.p.coalesce.flights.count() + f.p.dedupe.flights.count()
+}
+
+// count is how many callers wait on the runs in flight.
+func (g *flights[T]) count() int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	n := 0
+	for _, f := range g.m {
+		n += f.waiting
+	}
+	return n
+}
+
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); !cond(); time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("condition never held")
+		}
+	}
+}
