@@ -56,7 +56,7 @@ func newConfirmer(cfg configs.Confirmation, deps Deps) (*confirmer, error) {
 	}
 	c.once = deps.Once
 	if c.once == nil {
-		c.once = state.NewMemory(state.Config{})
+		c.once = state.NewMemory(state.Config{Now: c.now})
 	}
 	switch c.mode {
 	case "token", "elicit", "auto":

@@ -4,12 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
-	"sync"
 	"time"
 
 	"github.com/mark3labs/mcp-go/mcp"
 
 	"github.com/switchboard-dev/switchboard/integrations"
+	"github.com/switchboard-dev/switchboard/internal/state"
 )
 
 // DecisionDeduplicated: the call repeated one that had already succeeded
@@ -30,18 +30,18 @@ const DecisionDeduplicated Decision = "deduplicated"
 // (Redis) lets replicas answer each other's repeats. When the store cannot
 // be read the call fails closed: it is not run.
 
-// Results remembers finished calls' results and leases keys to the one call
-// running them, across every replica that shares the store.
+// Results remembers finished calls' results and leases a key to the one
+// call running it, across every replica that shares the store: the
+// de-duplication part of internal/state's Store (memory, or Redis).
 type Results interface {
-	// Remembered returns the value stored under key, if any.
-	Remembered(ctx context.Context, key string) (value []byte, ok bool, err error)
-	// Remember stores value under key for ttl.
-	Remember(ctx context.Context, key string, value []byte, ttl time.Duration) error
-	// Lease claims key for one running call for at most ttl; false when
-	// another call holds it.
-	Lease(ctx context.Context, key string, ttl time.Duration) (bool, error)
-	// Release gives a lease back before its ttl.
-	Release(ctx context.Context, key string) error
+	// Reserve says what to do with a call: Done (Result holds the first
+	// call's), Run (this call holds the lease until Remember or Release), or
+	// Busy (another call holds it).
+	Reserve(ctx context.Context, key string, lease time.Duration) (state.Reservation, error)
+	// Remember stores a successful call's result for window.
+	Remember(ctx context.Context, r state.Reservation, result []byte, window time.Duration) error
+	// Release gives the lease back, for a call that failed.
+	Release(ctx context.Context, r state.Reservation) error
 }
 
 // leasePoll is how often a repeat waiting for another replica's call looks
@@ -74,7 +74,7 @@ func (o dedupeOutcome) executed(err error) bool {
 
 func newDeduper(store Results, log *slog.Logger, now func() time.Time) *deduper {
 	if store == nil {
-		store = NewMemoryResults(now)
+		store = state.NewMemory(state.Config{Now: now})
 	}
 	// A call whose client hung up may have acted already: it runs to its end
 	// and is remembered, so the repeat that follows gets its result.
@@ -118,18 +118,21 @@ func (d *deduper) middleware(t *integrations.Tool, next integrations.Handler) in
 // and remembers a success.
 func (d *deduper) run(ctx context.Context, t *integrations.Tool, next integrations.Handler, c *integrations.Call, key string) (dedupeOutcome, error) {
 	lease := max(t.Dedupe, minLease)
+	var r state.Reservation
 	for {
-		if out, ok, err := d.remembered(ctx, key); err != nil || ok {
+		var err error
+		if r, err = d.store.Reserve(ctx, key, lease); err != nil {
+			return dedupeOutcome{}, integrations.DedupeUnavailable(t.Name(), err)
+		}
+		if r.Outcome == state.Done {
+			raw := json.RawMessage(r.Result)
+			res, err := mcp.ParseCallToolResult(&raw)
 			if err != nil {
 				return dedupeOutcome{}, integrations.DedupeUnavailable(t.Name(), err)
 			}
-			return out, nil
+			return dedupeOutcome{res: res, replayed: true}, nil
 		}
-		got, err := d.store.Lease(ctx, key, lease)
-		if err != nil {
-			return dedupeOutcome{}, integrations.DedupeUnavailable(t.Name(), err)
-		}
-		if got {
+		if r.Outcome == state.Run {
 			break
 		}
 		// Another replica runs this very call: wait for its result.
@@ -139,112 +142,21 @@ func (d *deduper) run(ctx context.Context, t *integrations.Tool, next integratio
 		case <-time.After(leasePoll):
 		}
 	}
-	defer func() {
-		if err := d.store.Release(context.WithoutCancel(ctx), key); err != nil {
-			d.log.Warn("dedupe lease not released", "tool", t.Name(), "error", err)
-		}
-	}()
 	res, err := next.Call(ctx, c)
 	out := dedupeOutcome{res: res, decision: c.Decision, reason: c.Reason}
-	if out.executed(err) {
-		b, merr := json.Marshal(res)
-		if merr == nil {
-			merr = d.store.Remember(context.WithoutCancel(ctx), key, b, t.Dedupe)
+	if !out.executed(err) {
+		if rerr := d.store.Release(context.WithoutCancel(ctx), r); rerr != nil {
+			d.log.Warn("dedupe lease not released", "tool", t.Name(), "error", rerr)
 		}
-		if merr != nil {
-			// It ran; a repeat may run again. Say so where an operator looks.
-			d.log.Error("dedupe: a successful call could not be remembered", "tool", t.Name(), "call_id", c.CallID(), "error", merr)
-		}
+		return out, err
+	}
+	b, merr := json.Marshal(res)
+	if merr == nil {
+		merr = d.store.Remember(context.WithoutCancel(ctx), r, b, t.Dedupe)
+	}
+	if merr != nil {
+		// It ran; a repeat may run again. Say so where an operator looks.
+		d.log.Error("dedupe: a successful call could not be remembered", "tool", t.Name(), "call_id", c.CallID(), "error", merr)
 	}
 	return out, err
-}
-
-func (d *deduper) remembered(ctx context.Context, key string) (dedupeOutcome, bool, error) {
-	b, ok, err := d.store.Remembered(ctx, key)
-	if err != nil || !ok {
-		return dedupeOutcome{}, false, err
-	}
-	raw := json.RawMessage(b)
-	res, err := mcp.ParseCallToolResult(&raw)
-	if err != nil {
-		return dedupeOutcome{}, false, err
-	}
-	return dedupeOutcome{res: res, replayed: true}, true, nil
-}
-
-// MemoryResults is the Results store of a single process.
-type MemoryResults struct {
-	mu        sync.Mutex
-	now       func() time.Time
-	values    map[string]memoryValue
-	leases    map[string]time.Time
-	nextPrune time.Time
-}
-
-type memoryValue struct {
-	b   []byte
-	exp time.Time
-}
-
-// NewMemoryResults returns an empty store; now nil means time.Now.
-func NewMemoryResults(now func() time.Time) *MemoryResults {
-	if now == nil {
-		now = time.Now
-	}
-	return &MemoryResults{now: now, values: map[string]memoryValue{}, leases: map[string]time.Time{}}
-}
-
-func (m *MemoryResults) Remembered(_ context.Context, key string) ([]byte, bool, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.prune()
-	v, ok := m.values[key]
-	if !ok || !m.now().Before(v.exp) {
-		return nil, false, nil
-	}
-	return v.b, true, nil
-}
-
-func (m *MemoryResults) Remember(_ context.Context, key string, value []byte, ttl time.Duration) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.values[key] = memoryValue{b: append([]byte(nil), value...), exp: m.now().Add(ttl)}
-	return nil
-}
-
-func (m *MemoryResults) Lease(_ context.Context, key string, ttl time.Duration) (bool, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	now := m.now()
-	if exp, ok := m.leases[key]; ok && now.Before(exp) {
-		return false, nil
-	}
-	m.leases[key] = now.Add(ttl)
-	return true, nil
-}
-
-func (m *MemoryResults) Release(_ context.Context, key string) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	delete(m.leases, key)
-	return nil
-}
-
-// prune drops expired values and leases every 30 s (under m.mu).
-func (m *MemoryResults) prune() {
-	now := m.now()
-	if now.Before(m.nextPrune) {
-		return
-	}
-	for k, v := range m.values {
-		if !now.Before(v.exp) {
-			delete(m.values, k)
-		}
-	}
-	for k, exp := range m.leases {
-		if !now.Before(exp) {
-			delete(m.leases, k)
-		}
-	}
-	m.nextPrune = now.Add(30 * time.Second)
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/switchboard-dev/switchboard/integrations"
+	"github.com/switchboard-dev/switchboard/internal/state"
 )
 
 func ticketTool(h integrations.Handler, window time.Duration) *integrations.Tool {
@@ -152,16 +153,13 @@ func TestDedupeConfirmedCallNeverAsksTwice(t *testing.T) {
 
 type brokenResults struct{}
 
-func (brokenResults) Remembered(context.Context, string) ([]byte, bool, error) {
-	return nil, false, errors.New("redis: connection refused")
+func (brokenResults) Reserve(context.Context, string, time.Duration) (state.Reservation, error) {
+	return state.Reservation{}, errors.New("redis: connection refused")
 }
-func (brokenResults) Remember(context.Context, string, []byte, time.Duration) error {
+func (brokenResults) Remember(context.Context, state.Reservation, []byte, time.Duration) error {
 	return errors.New("redis: connection refused")
 }
-func (brokenResults) Lease(context.Context, string, time.Duration) (bool, error) {
-	return false, errors.New("redis: connection refused")
-}
-func (brokenResults) Release(context.Context, string) error { return nil }
+func (brokenResults) Release(context.Context, state.Reservation) error { return nil }
 
 func TestDedupeFailsClosedWhenTheStoreIsDown(t *testing.T) {
 	h := &counting{}
@@ -174,7 +172,7 @@ func TestDedupeFailsClosedWhenTheStoreIsDown(t *testing.T) {
 
 // Another replica holds the lease: this one waits for its result.
 func TestDedupeWaitsForAnotherReplica(t *testing.T) {
-	store := NewMemoryResults(nil)
+	store := state.NewMemory(state.Config{})
 	h := &counting{}
 	f := newPhoneFixture(t, ticketTool(h, 30*time.Second), Deps{Results: store})
 	// Learn the key the call will use, and take its lease as "another replica".
@@ -182,13 +180,13 @@ func TestDedupeWaitsForAnotherReplica(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if ok, _ := store.Lease(context.Background(), key, time.Minute); !ok {
-		t.Fatal("lease")
+	r, err := store.Reserve(context.Background(), key, time.Minute)
+	if err != nil || r.Outcome != state.Run {
+		t.Fatal("lease", err)
 	}
 	go func() {
 		time.Sleep(150 * time.Millisecond)
-		_ = store.Remember(context.Background(), key, []byte(`{"content":[{"type":"text","text":"ticket from replica B"}]}`), time.Minute)
-		_ = store.Release(context.Background(), key)
+		_ = store.Remember(context.Background(), r, []byte(`{"content":[{"type":"text","text":"ticket from replica B"}]}`), time.Minute)
 	}()
 	res, c := f.call(context.Background(), map[string]any{"subject": "x"}, map[string]string{"call_id": "c-1"})
 	if text(res) != "ticket from replica B" || h.n.Load() != 0 || c.Decision != "deduplicated" {

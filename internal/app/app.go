@@ -149,6 +149,7 @@ func build(ctx context.Context, l *loaded, opts Options) (a *App, err error) {
 		Audit:   policy.NewAudit(auditOut, opts.Logger),
 		Secrets: a.Secrets,
 		Once:    a.state,
+		Results: a.state,
 	})
 	if err != nil {
 		return nil, err

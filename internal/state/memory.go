@@ -35,14 +35,18 @@ type memSession struct {
 // pruneEvery is how often expired entries are dropped.
 const pruneEvery = 30 * time.Second
 
-// NewMemory returns a memory store; of cfg only MaxLimiters applies.
+// NewMemory returns a memory store; of cfg only MaxLimiters and Now apply.
 func NewMemory(cfg Config) *Memory {
+	now := cfg.Now
+	if now == nil {
+		now = time.Now
+	}
 	return &Memory{
 		claims:   map[string]time.Time{},
 		dedupe:   map[string]memDedupe{},
 		sessions: map[string]memSession{},
 		limiters: newLocalLimiters(cfg.MaxLimiters),
-		now:      time.Now,
+		now:      now,
 	}
 }
 

@@ -176,6 +176,9 @@ type Config struct {
 	// memory backend's, and the redis backend's fallback); the least
 	// recently used are dropped beyond it. Default DefaultMaxLimiters.
 	MaxLimiters int
+	// Now is the memory backend's clock (tests set it); nil is time.Now.
+	// Redis keeps time by itself.
+	Now func() time.Time
 }
 
 const (
