@@ -25,6 +25,13 @@ type Server struct {
 	MaxBodyBytes int64 `yaml:"max_body_bytes" validate:"gte=0"`
 	// AllowedOrigins are browser origins accepted besides loopback ones.
 	AllowedOrigins []string `yaml:"allowed_origins" validate:"dive,url"`
+	// Open serves non-loopback peers without client keys (turns protected
+	// mode off).
+	Open bool `yaml:"open"`
+	// ClientKeyRefresh is how often client keys are re-read (default 30s).
+	ClientKeyRefresh time.Duration `yaml:"client_key_refresh" validate:"gte=0"`
+	// CallRateLimit bounds the tool calls of each phone call (call_id).
+	CallRateLimit *RateLimit `yaml:"call_rate_limit"`
 }
 
 // Client is one caller of the HTTP transport, identified by its key.
@@ -32,6 +39,10 @@ type Client struct {
 	ID           string   `yaml:"id" validate:"required,excludesall= "`
 	Key          string   `yaml:"key" validate:"required"`
 	Integrations []string `yaml:"integrations"`
+	// RateLimit bounds this client's tool calls; MaxConcurrent its calls in
+	// flight (0: no bound).
+	RateLimit     *RateLimit `yaml:"rate_limit"`
+	MaxConcurrent int        `yaml:"max_concurrent" validate:"gte=0"`
 }
 
 // Vault says where vault: references are read and how switchboard logs in.
@@ -92,6 +103,9 @@ type Integration struct {
 	Timeout     time.Duration     `yaml:"timeout" validate:"gte=0"`
 	Headers     map[string]string `yaml:"headers"`
 	Auth        Auth              `yaml:"auth"`
+	// MaxConcurrent bounds the calls in flight to this upstream, all
+	// clients together (0: no bound).
+	MaxConcurrent int `yaml:"max_concurrent" validate:"gte=0"`
 
 	// type http
 	BaseURL string `yaml:"base_url"`

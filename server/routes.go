@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	mcpserver "github.com/mark3labs/mcp-go/server"
@@ -15,12 +16,20 @@ import (
 
 // HTTPOptions configure the HTTP listener.
 type HTTPOptions struct {
-	Clients        []Client
+	// Keys are the client keys; nil: none (protected mode unless Open).
+	Keys *Keys
+	// Open serves non-loopback peers without client keys (server.open).
+	Open           bool
 	AllowedOrigins []string
 	MaxBodyBytes   int64
 	// Ready reports whether the server can serve calls (config loaded, Vault
-	// reachable and authenticated when used); nil means always ready.
-	Ready   func(ctx context.Context) error
+	// reachable and authenticated when used) and the report /readyz shows;
+	// nil means always ready.
+	Ready func(ctx context.Context) (ok bool, report any)
+	// AdmitSession, when set, is asked before a request that opens a
+	// session (a handshake-era initialize, an SSE stream) for the client
+	// id or, on an open server, the peer address; false answers 429.
+	AdmitSession func(ctx context.Context, who string) (ok bool, retryAfter time.Duration)
 	Metrics http.Handler
 	Logger  *slog.Logger
 	// Inflight counts running tool calls; shutdown waits for them.
@@ -33,6 +42,9 @@ type HTTP struct {
 	streamable *mcpserver.StreamableHTTPServer
 	sse        *mcpserver.SSEServer
 	inflight   *sync.WaitGroup
+	sessions   *sessions
+	// open long-lived streams, for the sessions gauge
+	sseStreams, listenStreams atomic.Int64
 }
 
 // NewHTTP builds every route on one mux:
@@ -40,7 +52,7 @@ type HTTP struct {
 //	POST/GET/DELETE /mcp   streamable HTTP (both protocol eras)
 //	GET /sse, POST /message legacy SSE (2024-11-05)
 //	GET /healthz           the process is alive
-//	GET /readyz            config loaded, credential store reachable
+//	GET /readyz            config version, credential store, upstream MCP servers (JSON)
 //	GET /metrics           Prometheus
 func NewHTTP(s *MCP, opts HTTPOptions) *HTTP {
 	if opts.Logger == nil {
@@ -49,10 +61,13 @@ func NewHTTP(s *MCP, opts HTTPOptions) *HTTP {
 	if opts.Inflight == nil {
 		opts.Inflight = &sync.WaitGroup{}
 	}
-	h := &HTTP{inflight: opts.Inflight}
+	if opts.Keys == nil {
+		opts.Keys = StaticKeys(nil)
+	}
+	h := &HTTP{inflight: opts.Inflight, sessions: newSessions(time.Hour)}
 	h.streamable = mcpserver.NewStreamableHTTPServer(s.MCPServer,
 		mcpserver.WithEndpointPath("/mcp"),
-		mcpserver.WithSessionIdManager(newSessions(time.Hour)),
+		mcpserver.WithSessionIdManager(h.sessions),
 		mcpserver.WithSessionIdleTTL(time.Hour),
 		mcpserver.WithStreamableHTTPLogger(opts.Logger),
 	)
@@ -63,9 +78,9 @@ func NewHTTP(s *MCP, opts HTTPOptions) *HTTP {
 		mcpserver.WithKeepAliveInterval(25*time.Second),
 	)
 
-	auth := newAuthenticator(opts.Clients)
 	mcpRoute := func(next http.Handler) http.Handler {
-		return checkOrigin(opts.AllowedOrigins, limitBody(opts.MaxBodyBytes, auth.requireClient(next)))
+		return checkOrigin(opts.AllowedOrigins, limitBody(opts.MaxBodyBytes,
+			opts.Keys.requireClient(opts.Open, h.admit(opts.AdmitSession, h.count(next)))))
 	}
 
 	mux := http.NewServeMux()
@@ -76,16 +91,18 @@ func NewHTTP(s *MCP, opts HTTPOptions) *HTTP {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
-		if opts.Ready != nil {
-			ctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
-			defer cancel()
-			if err := opts.Ready(ctx); err != nil {
-				opts.Logger.Warn("not ready", "error", err)
-				writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "reason": err.Error()})
-				return
-			}
+		if opts.Ready == nil {
+			writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+			return
 		}
-		writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+		ctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
+		defer cancel()
+		ok, report := opts.Ready(ctx)
+		code := http.StatusOK
+		if !ok {
+			code = http.StatusServiceUnavailable
+		}
+		writeJSON(w, code, report)
 	})
 	if opts.Metrics != nil {
 		mux.Handle("GET /metrics", opts.Metrics)

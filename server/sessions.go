@@ -77,3 +77,17 @@ func (s *sessions) Terminate(id string) (bool, error) {
 	s.ended[id] = s.now()
 	return false, nil
 }
+
+// count is the number of live (not terminated, not forgotten) sessions.
+func (s *sessions) count() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	now := s.now()
+	for _, t := range s.live {
+		if now.Sub(t) <= s.idle {
+			n++
+		}
+	}
+	return n
+}
