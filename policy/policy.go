@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/mark3labs/mcp-go/mcp"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/switchboard-dev/switchboard/configs"
 	"github.com/switchboard-dev/switchboard/integrations"
@@ -29,6 +30,14 @@ type Deps struct {
 	Once Claimer
 	// Now is the clock of confirmations; nil means time.Now.
 	Now func() time.Time
+	// SigningKey signs confirmations when policy.confirmation.key is not
+	// set; nil: a random key. A reload passes the same one, so tokens
+	// handed out before it are still accepted.
+	SigningKey []byte
+	// Limits, when set, applies the config's rate and concurrency limits.
+	Limits *LimitSet
+	// Tracer, when set, traces every call (nil: tracing is off, at no cost).
+	Tracer trace.Tracer
 }
 
 // Secrets resolves a secret reference (policy.confirmation.key).
@@ -50,8 +59,9 @@ type Policy struct {
 }
 
 // New builds the policy of a checked config. A call passes, outermost
-// first: edge (what the model and the log see), audit, metrics, access
-// (client allowlists, undecodable arguments), confirmation, then the tool.
+// first: edge (what the model and the log see), tracing, audit, metrics,
+// access (client allowlists, undecodable arguments), rate limits,
+// confirmation, concurrency limits, then the tool.
 func New(cfg configs.Policy, deps Deps) (*Policy, error) {
 	if deps.Logger == nil {
 		deps.Logger = slog.New(slog.DiscardHandler)
@@ -62,13 +72,23 @@ func New(cfg configs.Policy, deps Deps) (*Policy, error) {
 	}
 	p := &Policy{rules: NewRules(cfg), log: deps.Logger}
 	p.mws = []integrations.Middleware{p.edge}
+	if deps.Tracer != nil {
+		p.mws = append(p.mws, tracing(deps.Tracer))
+	}
 	if deps.Audit != nil {
 		p.mws = append(p.mws, deps.Audit.middleware)
 	}
 	if deps.Metrics != nil {
 		p.mws = append(p.mws, deps.Metrics.middleware)
 	}
-	p.mws = append(p.mws, access, c.middleware)
+	p.mws = append(p.mws, access)
+	if deps.Limits != nil {
+		p.mws = append(p.mws, deps.Limits.rates)
+	}
+	p.mws = append(p.mws, c.middleware)
+	if deps.Limits != nil {
+		p.mws = append(p.mws, deps.Limits.concurrency)
+	}
 	return p, nil
 }
 

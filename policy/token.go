@@ -191,6 +191,10 @@ type memoryClaims struct {
 	nextPrune time.Time
 }
 
+// NewMemoryClaims remembers spent confirmations in this process; an App
+// keeps one across reloads, so a token used before a reload stays used.
+func NewMemoryClaims() Claimer { return newMemoryClaims(time.Now) }
+
 func newMemoryClaims(now func() time.Time) *memoryClaims {
 	return &memoryClaims{now: now, seen: map[string]time.Time{}}
 }

@@ -270,10 +270,10 @@ To serve other hosts, either
 // requireClient answers 401 to a request without a known key and attaches
 // the caller to the request's context otherwise. Without client keys only
 // loopback peers are served (protected mode), unless open.
-func (k *Keys) requireClient(open bool, next http.Handler) http.Handler {
+func (k *Keys) requireClient(open func() bool, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !k.Configured() {
-			if !open && !loopbackPeer(r) {
+			if (open == nil || !open()) && !loopbackPeer(r) {
 				w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 				w.WriteHeader(http.StatusForbidden)
 				_, _ = w.Write([]byte(ProtectedModeBody))

@@ -18,8 +18,9 @@ import (
 type HTTPOptions struct {
 	// Keys are the client keys; nil: none (protected mode unless Open).
 	Keys *Keys
-	// Open serves non-loopback peers without client keys (server.open).
-	Open           bool
+	// Open reports whether non-loopback peers are served without client
+	// keys (server.open; a reload may change it); nil: protected mode.
+	Open           func() bool
 	AllowedOrigins []string
 	MaxBodyBytes   int64
 	// Ready reports whether the server can serve calls (config loaded, Vault
@@ -30,8 +31,8 @@ type HTTPOptions struct {
 	// session (a handshake-era initialize, an SSE stream) for the client
 	// id or, on an open server, the peer address; false answers 429.
 	AdmitSession func(ctx context.Context, who string) (ok bool, retryAfter time.Duration)
-	Metrics http.Handler
-	Logger  *slog.Logger
+	Metrics      http.Handler
+	Logger       *slog.Logger
 	// Inflight counts running tool calls; shutdown waits for them.
 	Inflight *sync.WaitGroup
 }
