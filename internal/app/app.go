@@ -454,7 +454,11 @@ func (a *App) exposer(g *generation, pol *policy.Policy) func(*integrations.Tool
 type currentSecrets struct{ a *App }
 
 func (s currentSecrets) Resolve(ctx context.Context, ref secrets.Ref) (string, error) {
-	return s.a.current().secrets.Resolve(ctx, ref)
+	g := s.a.current()
+	if g == nil { // still building the first generation
+		return "", fmt.Errorf("%s: not started: %w", ref, secrets.ErrUnavailable)
+	}
+	return g.secrets.Resolve(ctx, ref)
 }
 
 func hasMCP(cfg *configs.Config) bool {
@@ -495,7 +499,7 @@ func (a *App) WaitUpstreams(ctx context.Context) map[string]error {
 // Close disconnects upstream MCP servers and releases what the App holds
 // open (the audit file, the Vault client, the demo API), last opened first.
 func (a *App) Close() error {
-	if g := a.gen.Swap(nil); g != nil {
+	if g := a.gen.Load(); g != nil {
 		g.close()
 	}
 	for i := len(a.closers) - 1; i >= 0; i-- {
