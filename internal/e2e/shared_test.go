@@ -487,15 +487,86 @@ func TestReloadKeepsRunningCallsAndUpstreams(t *testing.T) {
 	}
 }
 
-// Two clients with different keys: a key added to Vault works on its first
-// request, and a key rotated out of Vault is refused within the refresh
-// interval, also on the session it opened.
+// Two clients with different keys and allowlists, read from a real Vault: a
+// key added to Vault works on its first request, and a key rotated out is
+// refused within client_key_refresh, also on the sessions it opened
+// (streamable HTTP of both eras, and SSE).
 func TestClientKeyRotatedInVault(t *testing.T) {
 	w := newVaultWorld(t)
-	w.write("secret", "switchboard/clients", map[string]any{"voice": "voice-key-" + secretValue("v"), "ops": "ops-key-" + secretValue("o")})
-	w.write("secret", "ping", map[string]any{"token": "tok-" + secretValue("p")})
-	_ = w
-	t.Skip("TODO: wire the Vault world (see report)")
+	voiceKey, opsKey := "voice-"+secretValue("k"), "ops-"+secretValue("k")
+	w.write("secret", "switchboard/clients", map[string]any{"voice": voiceKey, "ops": opsKey})
+	tok := w.readerToken("reader", `path "secret/*" { capabilities = ["read"] }`)
+	w.secret(tok)
+	w.up.accept("alpha", "alpha-token", nil)
+	w.up.accept("beta", "beta-token", nil)
+	w.write("secret", "alpha", map[string]any{"token": "alpha-token"})
+	w.write("secret", "beta", map[string]any{"token": "beta-token"})
+	cfg := w.vaultConfig("{method: token}", "0s",
+		w.integration("alpha", "vault:secret/alpha#token", "")+w.integration("beta", "vault:secret/beta#token", ""))
+	cfg = strings.Replace(cfg, "  name: switchboard-vault-e2e\n", `  name: switchboard-vault-e2e
+  client_key_refresh: 500ms
+  clients:
+    - {id: voice, key: "vault:secret/switchboard/clients#voice", integrations: [alpha]}
+    - {id: ops, key: "vault:secret/switchboard/clients#ops"}
+    - {id: late, key: "vault:secret/switchboard/late#key"}
+`, 1)
+	srv := w.serve(cfg, map[string]string{"VAULT_TOKEN": tok})
+	ctx := vaultCallCtx(t)
+	with := func(key string) target {
+		return target{BaseURL: srv.BaseURL, Header: http.Header{"Authorization": {"Bearer " + key}}}
+	}
+	// Allowlists: voice sees alpha only, ops both.
+	voice := mcpgoConnect("streamable", "2025-06-18")(t, ctx, with(voiceKey))
+	defer voice.Close()
+	if names := toolNames(t, ctx, voice); names["beta_ping"] || !names["alpha_ping"] {
+		t.Fatalf("voice sees %v", names)
+	}
+	opsSessions := []client{
+		mcpgoConnect("streamable", "2025-06-18")(t, ctx, with(opsKey)),
+		mcpgoConnect("streamable", mcpgo.ProtocolVersion20260728)(t, ctx, with(opsKey)),
+		mcpgoConnect("sse", "2024-11-05")(t, ctx, with(opsKey)),
+	}
+	for _, c := range opsSessions {
+		defer c.Close()
+		if res, err := c.Call(ctx, "beta_ping", nil); err != nil || res.IsError {
+			t.Fatalf("ops beta_ping: %+v %v", res, err)
+		}
+	}
+
+	// A key added to Vault works on its first request.
+	lateKey := "late-" + secretValue("k")
+	w.write("secret", "switchboard/late", map[string]any{"key": lateKey})
+	time.Sleep(1100 * time.Millisecond) // the last miss-triggered read is over a second old
+	late := mcpgoConnect("streamable", "2025-06-18")(t, ctx, with(lateKey))
+	defer late.Close()
+	if res, err := late.Call(ctx, "alpha_ping", nil); err != nil || res.IsError {
+		t.Fatalf("a key just added to Vault: %+v %v", res, err)
+	}
+
+	// ops's key is rotated: every open session of the old key is refused
+	// within the refresh interval; the new key works.
+	newOps := "ops-" + secretValue("k2")
+	w.write("secret", "switchboard/clients", map[string]any{"voice": voiceKey, "ops": newOps})
+	time.Sleep(1500 * time.Millisecond)
+	for i, c := range opsSessions {
+		if res, err := c.Call(ctx, "beta_ping", nil); err == nil && !res.IsError {
+			t.Fatalf("session %d of the rotated-out key still calls tools", i)
+		}
+	}
+	ops2 := mcpgoConnect("sse", "2024-11-05")(t, ctx, with(newOps))
+	defer ops2.Close()
+	if res, err := ops2.Call(ctx, "beta_ping", nil); err != nil || res.IsError {
+		t.Fatalf("the new ops key: %+v %v", res, err)
+	}
+	if res, err := voice.Call(ctx, "alpha_ping", nil); err != nil || res.IsError {
+		t.Fatalf("voice after the rotation: %+v %v", res, err)
+	}
+	w.secret(newOps, lateKey)
+	srv.get(t, "/readyz")
+	srv.get(t, "/metrics") // the leak check reads these too
+	if strings.Contains(w.logs.String(), opsKey) || strings.Contains(w.logs.String(), newOps) {
+		t.Fatal("a client key was logged")
+	}
 }
 
 // Each limit answers at once with a sentence, is counted and audited.
