@@ -75,6 +75,7 @@ type App struct {
 	keys     *server.Keys
 	keysOnce sync.Once         // starts the key refresher with the first HTTP surface
 	pool     http.RoundTripper // one pooled transport for every HTTP upstream
+	validate *validator.Validate
 	http     atomic.Pointer[server.HTTP]
 
 	gen      atomic.Pointer[generation]
@@ -151,6 +152,7 @@ func newApp(ctx context.Context, src Source, l *loaded, opts Options) (a *App, e
 		})
 	}
 	a.pool = httpapi.NewClient().Transport
+	a.validate = validator.New()
 	runCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
 	a.runCtx = runCtx
 	a.closers = append(a.closers, stop)
@@ -178,6 +180,9 @@ type generation struct {
 	secrets   *secrets.Resolver
 	vault     *vaultRes // nil: no Vault
 	upstreams map[string]*upstreamRes
+	// httpTools are the tools built for each type: http integration, reused
+	// by the next generation when the integration did not change.
+	httpTools map[string]httpRes
 	closers   []func()
 
 	mu      sync.Mutex
@@ -193,6 +198,11 @@ type vaultRes struct {
 	cfg *configs.Vault
 	// borrowed: still owned by the previous generation (until commit).
 	borrowed bool
+}
+
+type httpRes struct {
+	cfg   configs.Integration
+	tools []*integrations.Tool
 }
 
 // upstreamRes is an upstream MCP server, kept connected across a reload
@@ -264,7 +274,7 @@ func (a *App) current() *generation { return a.gen.Load() }
 // integration did not change; nothing of prev is touched until commit.
 func (a *App) build(ctx context.Context, cfg *configs.Config, version string, prev *generation) (g *generation, err error) {
 	opts := a.opts
-	g = &generation{cfg: cfg, version: version, upstreams: map[string]*upstreamRes{}, idle: make(chan struct{})}
+	g = &generation{cfg: cfg, version: version, upstreams: map[string]*upstreamRes{}, httpTools: map[string]httpRes{}, idle: make(chan struct{})}
 	defer func() {
 		if err != nil {
 			g.close()
@@ -326,7 +336,6 @@ func (a *App) build(ctx context.Context, cfg *configs.Config, version string, pr
 		order[i] = in.Name
 	}
 	g.registry = integrations.NewRegistry(order, a.exposer(g, pol), opts.Logger)
-	validate := validator.New()
 	for _, in := range cfg.Integrations {
 		client := &http.Client{
 			Transport:     a.tm.Transport(in.Name, a.pool, tracer),
@@ -334,16 +343,26 @@ func (a *App) build(ctx context.Context, cfg *configs.Config, version string, pr
 		}
 		switch in.Type {
 		case "http":
+			if prev != nil {
+				if old, ok := prev.httpTools[in.Name]; ok && reflect.DeepEqual(old.cfg, in) {
+					g.httpTools[in.Name] = old
+					g.registry.Set(in.Name, old.tools)
+					continue
+				}
+			}
+			// Credentials are read through the live generation, so tools
+			// kept across a reload read them where the new config says.
 			tools, err := httpapi.New(in, httpapi.Deps{
-				Secrets:   g.secrets,
+				Secrets:   currentSecrets{a},
 				Client:    client,
-				Validate:  validate,
+				Validate:  a.validate,
 				UserAgent: "switchboard/" + opts.Version,
 				Logger:    opts.Logger.With("integration", in.Name),
 			})
 			if err != nil {
 				return nil, err
 			}
+			g.httpTools[in.Name] = httpRes{cfg: in, tools: tools}
 			g.registry.Set(in.Name, tools)
 		case "mcp":
 			if old := prevUpstream(prev, in); old != nil {
