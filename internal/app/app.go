@@ -80,6 +80,7 @@ type App struct {
 
 	gen      atomic.Pointer[generation]
 	reloadMu sync.Mutex
+	refused  string // the version of the file refused last (under reloadMu)
 	runCtx   context.Context
 	closers  []func()
 }
@@ -436,6 +437,10 @@ func (a *App) commit(g *generation) {
 	if prev != nil {
 		a.MCP.Use(g.registry)
 		go prev.retire(ShutdownGrace)
+		if o, n := prev.cfg.Server, g.cfg.Server; o.Name != n.Name || o.Listen != n.Listen ||
+			o.MaxBodyBytes != n.MaxBodyBytes || !reflect.DeepEqual(o.AllowedOrigins, n.AllowedOrigins) {
+			a.log.Warn("server.name, server.listen, server.max_body_bytes and server.allowed_origins take effect at the next restart")
+		}
 	}
 	a.tm.Live(g.version)
 	if g.cfg.Server.Open {

@@ -96,7 +96,7 @@ type stateCollector struct{ a *App }
 
 var (
 	sessionsDesc = prometheus.NewDesc("switchboard_sessions_active",
-		"Active sessions by transport (streamable, sse, stdio) and protocol era (handshake; stateless counts open 2026-07-28 subscriptions/listen streams).",
+		"Active HTTP sessions by transport (streamable, sse) and protocol era: handshake (streamable HTTP sessions until terminated or idle for an hour; open SSE streams) and stateless (open 2026-07-28 subscriptions/listen streams).",
 		[]string{"transport", "era"}, nil)
 	upstreamDesc = prometheus.NewDesc("switchboard_upstream_mcp_state",
 		"1 for the connection state (connecting, connected, reconnecting, failing) of each type: mcp integration.",

@@ -105,6 +105,7 @@ func (a *App) reload(ctx context.Context) (ReloadResult, error) {
 	}
 	cfg, err := a.src.parse(data, a.opts.Getenv)
 	if err != nil {
+		a.refused = version
 		var cerr *configs.Error
 		if errors.As(err, &cerr) {
 			return ReloadInvalid, err
@@ -113,10 +114,28 @@ func (a *App) reload(ctx context.Context) (ReloadResult, error) {
 	}
 	g, err := a.build(ctx, cfg, version, prev)
 	if err != nil {
+		a.refused = version
 		return ReloadFailed, err
 	}
 	a.commit(g)
 	return ReloadOK, nil
+}
+
+// reloadChanged reloads after a file event, unless the file's bytes are
+// those live already or those refused last (an editor's temp files, a
+// second event of one save: nothing to do, nothing to log again).
+func (a *App) reloadChanged(ctx context.Context) {
+	data, err := a.src.read()
+	if err == nil {
+		v := configVersion(data)
+		a.reloadMu.Lock()
+		same := v == a.current().version || v == a.refused
+		a.reloadMu.Unlock()
+		if same {
+			return
+		}
+	}
+	_, _ = a.Reload(ctx)
 }
 
 // Watch reloads when the config file changes, until ctx ends. It watches the
@@ -166,7 +185,7 @@ func (a *App) Watch(ctx context.Context) error {
 				}
 				a.log.Warn("watching the config file", "error", err)
 			case <-timer.C:
-				_, _ = a.Reload(ctx)
+				a.reloadChanged(ctx)
 			}
 		}
 	}()

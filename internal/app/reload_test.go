@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/mark3labs/mcp-go/mcp"
 
@@ -159,5 +160,31 @@ func BenchmarkReload2000ToolsOneChanged(b *testing.B) {
 		if res, err := a.Reload(context.Background()); res != ReloadOK {
 			b.Fatalf("reload: %s %v", res, err)
 		}
+	}
+}
+
+// An edit of the file is reloaded without a signal; an editor's temp file in
+// the same directory is not a reason to reload.
+func TestWatch(t *testing.T) {
+	url := upstream(t)
+	a, file := openFile(t, config(url, 1, 1, ""))
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	if err := a.Watch(ctx); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(filepath.Dir(file), "4913"), []byte("x"), 0o600)
+	tmp := file + ".tmp"
+	os.WriteFile(tmp, []byte(config(url, 1, 2, "")), 0o600)
+	os.Rename(tmp, file)
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		if _, ok := a.Tool("api0_t1"); ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the edit was not reloaded")
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
