@@ -47,6 +47,13 @@ type Server struct {
 	// CallHeaders maps call context names to the HTTP headers that carry
 	// them ({caller_number: X-Caller-Number}); see phone.go.
 	CallHeaders map[string]string `yaml:"call_headers"`
+	// Open serves non-loopback peers without client keys (turns protected
+	// mode off).
+	Open bool `yaml:"open"`
+	// ClientKeyRefresh is how often client keys are re-read (default 30s).
+	ClientKeyRefresh time.Duration `yaml:"client_key_refresh" validate:"gte=0"`
+	// CallRateLimit bounds the tool calls of each phone call (call_id).
+	CallRateLimit *RateLimit `yaml:"call_rate_limit"`
 }
 
 // Client is one caller of the HTTP transport, identified by its key.
@@ -54,6 +61,10 @@ type Client struct {
 	ID           string   `yaml:"id" validate:"required,excludesall= "`
 	Key          string   `yaml:"key" validate:"required"`
 	Integrations []string `yaml:"integrations"`
+	// RateLimit bounds this client's tool calls; MaxConcurrent its calls in
+	// flight (0: no bound).
+	RateLimit     *RateLimit `yaml:"rate_limit"`
+	MaxConcurrent int        `yaml:"max_concurrent" validate:"gte=0"`
 }
 
 // Vault says where vault: references are read and how switchboard logs in.
@@ -114,6 +125,9 @@ type Integration struct {
 	Timeout     time.Duration     `yaml:"timeout" validate:"gte=0"`
 	Headers     map[string]string `yaml:"headers"`
 	Auth        Auth              `yaml:"auth"`
+	// MaxConcurrent bounds the calls in flight to this upstream, all
+	// clients together (0: no bound).
+	MaxConcurrent int `yaml:"max_concurrent" validate:"gte=0"`
 
 	// type http
 	BaseURL string `yaml:"base_url"`

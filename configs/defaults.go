@@ -31,6 +31,7 @@ func applyDefaults(cfg *Config) {
 	if cfg.Server.MaxBodyBytes == 0 {
 		cfg.Server.MaxBodyBytes = DefaultMaxBodyBytes
 	}
+	applyLimitDefaults(cfg)
 	if cfg.Policy.Confirmation.Mode == "" {
 		cfg.Policy.Confirmation.Mode = DefaultConfirmMode
 	}

@@ -76,6 +76,8 @@ func tagMessage(fe validator.FieldError) string {
 		return fmt.Sprintf("needs at least %s entr(ies)", fe.Param())
 	case "gte":
 		return fmt.Sprintf("must not be negative (got %v)", fe.Value())
+	case "gt":
+		return fmt.Sprintf("must be greater than %s (got %v)", fe.Param(), fe.Value())
 	case "url":
 		return fmt.Sprintf("%q is not a URL", fe.Value())
 	case "hostname_port":

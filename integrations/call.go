@@ -43,6 +43,9 @@ type Call struct {
 	// IdempotencyKey is set by policy on a confirmed call; integrations send
 	// it upstream so that a replay cannot act twice.
 	IdempotencyKey string
+	// TraceParent and TraceState are the W3C trace context the client sent
+	// (_meta.traceparent, else the traceparent header); "" when none.
+	TraceParent, TraceState string
 	// Decision and Reason are what policy decided, for the audit line and
 	// the metrics.
 	Decision string

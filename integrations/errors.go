@@ -207,3 +207,37 @@ func DedupeUnavailable(tool string, cause error) *Error {
 	return Errorf(KindUnavailable, cause,
 		"%s was not done because switchboard cannot check right now whether it was already done; try again in a moment.", tool)
 }
+
+// KindLimited: a limit of the shared server refused the call at once;
+// nothing was sent.
+const KindLimited Kind = "limited"
+
+// waitHint says how long to wait, in words a voice agent can repeat.
+func waitHint(retry time.Duration) string {
+	if retry <= time.Second {
+		return "wait a second"
+	}
+	return fmt.Sprintf("wait about %d seconds", int((retry+time.Second-1)/time.Second))
+}
+
+// ClientRateLimited: this client made more tool calls than its rate_limit.
+func ClientRateLimited(retry time.Duration) *Error {
+	return Errorf(KindLimited, nil, "Too many tool calls from this agent right now; %s, then try again. Nothing was done.", waitHint(retry))
+}
+
+// CallRateLimited: this phone call (call_id) made more tool calls than
+// server.call_rate_limit allows.
+func CallRateLimited(retry time.Duration) *Error {
+	return Errorf(KindLimited, nil, "Too many tool calls during this phone call; %s, then try again. Nothing was done.", waitHint(retry))
+}
+
+// ClientBusy: this client already has max_concurrent calls running.
+func ClientBusy() *Error {
+	return Errorf(KindLimited, nil, "This agent already has too many tool calls running; wait for one to finish, then try again. Nothing was done.")
+}
+
+// IntegrationBusy: the integration already has max_concurrent calls
+// running, from all clients together.
+func IntegrationBusy(integration string) *Error {
+	return Errorf(KindLimited, nil, "%s is handling too many calls right now; try again in a moment or offer to follow up later. Nothing was done.", integration)
+}

@@ -66,9 +66,12 @@ func newConfirmer(cfg configs.Confirmation, deps Deps) (*confirmer, error) {
 	if c.keyRef != "" && c.secrets == nil {
 		return nil, fmt.Errorf("policy.confirmation.key is set but no secret store was given")
 	}
-	c.local = make([]byte, 32)
-	if _, err := rand.Read(c.local); err != nil {
-		return nil, err
+	c.local = deps.SigningKey
+	if c.local == nil {
+		c.local = make([]byte, 32)
+		if _, err := rand.Read(c.local); err != nil {
+			return nil, err
+		}
 	}
 	return c, nil
 }

@@ -12,8 +12,9 @@ import (
 
 // Metrics counts tool calls and their latency by tool and outcome.
 type Metrics struct {
-	calls    *prometheus.CounterVec
-	duration *prometheus.HistogramVec
+	calls         *prometheus.CounterVec
+	duration      *prometheus.HistogramVec
+	confirmations *prometheus.CounterVec
 }
 
 // NewMetrics registers switchboard's tool metrics on reg.
@@ -21,7 +22,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	m := &Metrics{
 		calls: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "switchboard_tool_calls_total",
-			Help: "Tool calls by tool and outcome (ok, error, invalid, confirmation_required, declined, denied).",
+			Help: "Tool calls by tool and outcome (ok, error, invalid, confirmation_required, declined, denied, limited).",
 		}, []string{"tool", "outcome"}),
 		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "switchboard_tool_call_duration_seconds",
@@ -29,7 +30,11 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
 		}, []string{"tool"}),
 	}
-	reg.MustRegister(m.calls, m.duration)
+	m.confirmations = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "switchboard_confirmation_decisions_total",
+		Help: "Calls of tools that need confirmation, by decision (confirmation_required, confirmed, declined) and the reason a presented confirmation was refused (invalid, expired, reused).",
+	}, []string{"decision", "reason"})
+	reg.MustRegister(m.calls, m.duration, m.confirmations)
 	return m
 }
 
@@ -42,10 +47,25 @@ func (m *Metrics) middleware(t *integrations.Tool, next integrations.Handler) in
 		m.duration.WithLabelValues(t.Name()).Observe(time.Since(start).Seconds())
 		label := outcome(res, err)
 		switch d := decisionOf(c); d {
-		case DecisionConfirmationRequired, DecisionDenied, DecisionDeclined:
+		case DecisionConfirmationRequired, DecisionDenied, DecisionDeclined, DecisionLimited:
 			label = string(d)
+		}
+		if t.NeedsConfirmation {
+			switch d := decisionOf(c); d {
+			case DecisionConfirmationRequired, DecisionConfirmed, DecisionDeclined:
+				m.confirmations.WithLabelValues(string(d), confirmReason(c.Reason)).Inc()
+			}
 		}
 		m.calls.WithLabelValues(t.Name(), label).Inc()
 		return res, err
 	})
+}
+
+// confirmReason keeps the reason label to its few known values.
+func confirmReason(r string) string {
+	switch rejection(r) {
+	case rejectInvalid, rejectExpired, rejectReused:
+		return r
+	}
+	return ""
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/mark3labs/mcp-go/mcp"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/switchboard-dev/switchboard/configs"
 	"github.com/switchboard-dev/switchboard/integrations"
@@ -31,6 +32,14 @@ type Deps struct {
 	Now func() time.Time
 	// Results remembers deduplicated calls; nil keeps them in this process.
 	Results Results
+	// SigningKey signs confirmations when policy.confirmation.key is not
+	// set; nil: a random key. A reload passes the same one, so tokens
+	// handed out before it are still accepted.
+	SigningKey []byte
+	// Limits, when set, applies the config's rate and concurrency limits.
+	Limits *LimitSet
+	// Tracer, when set, traces every call (nil: tracing is off, at no cost).
+	Tracer trace.Tracer
 }
 
 // Secrets resolves a secret reference (policy.confirmation.key).
@@ -55,11 +64,12 @@ type Policy struct {
 }
 
 // New builds the policy of a checked config. A call passes, outermost
-// first: edge (what the model and the log see), audit, metrics, access
-// (client allowlists, undecodable arguments), dedupe (a repeat of a call
-// that succeeded is answered from memory, before confirmation could ask
-// again), confirmation, speech (while the tool itself runs), coalescing
-// (identical reads in flight share one request), then the tool.
+// first: edge (what the model and the log see), tracing, audit, metrics,
+// access (client allowlists, undecodable arguments), rate limits, dedupe (a
+// repeat of a call that succeeded is answered from memory, before
+// confirmation could ask again), confirmation, concurrency limits, speech
+// (while the tool itself runs), coalescing (identical reads in flight share
+// one request), then the tool.
 func New(cfg configs.Policy, deps Deps) (*Policy, error) {
 	if deps.Logger == nil {
 		deps.Logger = slog.New(slog.DiscardHandler)
@@ -70,6 +80,9 @@ func New(cfg configs.Policy, deps Deps) (*Policy, error) {
 	}
 	p := &Policy{rules: NewRules(cfg), log: deps.Logger}
 	p.mws = []integrations.Middleware{p.edge}
+	if deps.Tracer != nil {
+		p.mws = append(p.mws, tracing(deps.Tracer))
+	}
 	if deps.Audit != nil {
 		p.mws = append(p.mws, deps.Audit.middleware)
 	}
@@ -77,10 +90,17 @@ func New(cfg configs.Policy, deps Deps) (*Policy, error) {
 		p.mws = append(p.mws, deps.Metrics.middleware)
 	}
 	p.mws = append(p.mws, access)
+	if deps.Limits != nil {
+		p.mws = append(p.mws, deps.Limits.rates)
+	}
 	// Phone calls: dedupe, speech and coalescing (dedupe.go, speech.go,
 	// coalesce.go).
 	p.dedupe, p.coalesce = newDeduper(deps.Results, deps.Logger, deps.Now), &coalescer{}
-	p.mws = append(p.mws, p.dedupe.middleware, c.middleware, speech, p.coalesce.middleware)
+	p.mws = append(p.mws, p.dedupe.middleware, c.middleware)
+	if deps.Limits != nil {
+		p.mws = append(p.mws, deps.Limits.concurrency)
+	}
+	p.mws = append(p.mws, speech, p.coalesce.middleware)
 	return p, nil
 }
 

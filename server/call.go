@@ -30,7 +30,23 @@ func NewCall(ctx context.Context, t *integrations.Tool, req mcp.CallToolRequest)
 	c.Caller = callerFrom(ctx)
 	c.Session, c.CanElicit = session(ctx)
 	c.Context = callContext(ctx, req.Params.Meta)
+	c.TraceParent, c.TraceState = traceContext(req)
 	return c
+}
+
+// traceContext is the W3C trace context of a request: _meta.traceparent
+// (and tracestate) on any transport, else the HTTP headers.
+func traceContext(req mcp.CallToolRequest) (parent, state string) {
+	if m := req.Params.Meta; m != nil {
+		if p, ok := m.AdditionalFields["traceparent"].(string); ok && p != "" {
+			s, _ := m.AdditionalFields["tracestate"].(string)
+			return p, s
+		}
+	}
+	if req.Header != nil {
+		return req.Header.Get("traceparent"), req.Header.Get("tracestate")
+	}
+	return "", ""
 }
 
 // session returns the MCP session id of a handshake-era call (a 2026-07-28

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	mcpserver "github.com/mark3labs/mcp-go/server"
@@ -17,14 +18,23 @@ import (
 
 // HTTPOptions configure the HTTP listener.
 type HTTPOptions struct {
-	Clients        []Client
+	// Keys are the client keys; nil: none (protected mode unless Open).
+	Keys *Keys
+	// Open reports whether non-loopback peers are served without client
+	// keys (server.open; a reload may change it); nil: protected mode.
+	Open           func() bool
 	AllowedOrigins []string
 	MaxBodyBytes   int64
 	// Ready reports whether the server can serve calls (config loaded, Vault
-	// reachable and authenticated when used); nil means always ready.
-	Ready   func(ctx context.Context) error
-	Metrics http.Handler
-	Logger  *slog.Logger
+	// reachable and authenticated when used) and the report /readyz shows;
+	// nil means always ready.
+	Ready func(ctx context.Context) (ok bool, report any)
+	// AdmitSession, when set, is asked before a request that opens a
+	// session (a handshake-era initialize, an SSE stream) for the client
+	// id or, on an open server, the peer address; false answers 429.
+	AdmitSession func(ctx context.Context, who string) (ok bool, retryAfter time.Duration)
+	Metrics      http.Handler
+	Logger       *slog.Logger
 	// Inflight counts running tool calls; shutdown waits for them.
 	Inflight *sync.WaitGroup
 	// Sessions keeps handshake-era session ids, shared by replicas through
@@ -41,6 +51,9 @@ type HTTP struct {
 	streamable *mcpserver.StreamableHTTPServer
 	sse        *mcpserver.SSEServer
 	inflight   *sync.WaitGroup
+	sessions   *sessions
+	// open long-lived streams, for the sessions gauge
+	sseStreams, listenStreams atomic.Int64
 }
 
 // NewHTTP builds every route on one mux:
@@ -48,7 +61,7 @@ type HTTP struct {
 //	POST/GET/DELETE /mcp   streamable HTTP (both protocol eras)
 //	GET /sse, POST /message legacy SSE (2024-11-05)
 //	GET /healthz           the process is alive
-//	GET /readyz            config loaded, credential store reachable
+//	GET /readyz            config version, credential store, upstream MCP servers (JSON)
 //	GET /metrics           Prometheus
 func NewHTTP(s *MCP, opts HTTPOptions) *HTTP {
 	if opts.Logger == nil {
@@ -57,13 +70,13 @@ func NewHTTP(s *MCP, opts HTTPOptions) *HTTP {
 	if opts.Inflight == nil {
 		opts.Inflight = &sync.WaitGroup{}
 	}
-	if opts.Sessions == nil {
-		opts.Sessions = memorySessions()
+	if opts.Keys == nil {
+		opts.Keys = StaticKeys(nil)
 	}
-	h := &HTTP{inflight: opts.Inflight}
+	h := &HTTP{inflight: opts.Inflight, sessions: newSessions(opts.Sessions)}
 	h.streamable = mcpserver.NewStreamableHTTPServer(s.MCPServer,
 		mcpserver.WithEndpointPath("/mcp"),
-		mcpserver.WithSessionIdManagerResolver(sessionResolver{opts.Sessions}),
+		mcpserver.WithSessionIdManagerResolver(h.sessions),
 		mcpserver.WithSessionIdleTTL(SessionIdle),
 		mcpserver.WithStreamableHTTPLogger(opts.Logger),
 	)
@@ -74,9 +87,9 @@ func NewHTTP(s *MCP, opts HTTPOptions) *HTTP {
 		mcpserver.WithKeepAliveInterval(25*time.Second),
 	)
 
-	auth := newAuthenticator(opts.Clients)
 	mcpRoute := func(next http.Handler) http.Handler {
-		return checkOrigin(opts.AllowedOrigins, limitBody(opts.MaxBodyBytes, auth.requireClient(callHeaders(opts.CallHeaders, next))))
+		return checkOrigin(opts.AllowedOrigins, limitBody(opts.MaxBodyBytes,
+			opts.Keys.requireClient(opts.Open, h.admit(opts.AdmitSession, h.count(callHeaders(opts.CallHeaders, next))))))
 	}
 
 	mux := http.NewServeMux()
@@ -87,16 +100,18 @@ func NewHTTP(s *MCP, opts HTTPOptions) *HTTP {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
-		if opts.Ready != nil {
-			ctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
-			defer cancel()
-			if err := opts.Ready(ctx); err != nil {
-				opts.Logger.Warn("not ready", "error", err)
-				writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "reason": err.Error()})
-				return
-			}
+		if opts.Ready == nil {
+			writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+			return
 		}
-		writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+		ctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
+		defer cancel()
+		ok, report := opts.Ready(ctx)
+		code := http.StatusOK
+		if !ok {
+			code = http.StatusServiceUnavailable
+		}
+		writeJSON(w, code, report)
 	})
 	if opts.Metrics != nil {
 		mux.Handle("GET /metrics", opts.Metrics)

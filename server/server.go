@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"reflect"
 	"sync"
+	"sync/atomic"
 
 	"github.com/mark3labs/mcp-go/mcp"
 	mcpserver "github.com/mark3labs/mcp-go/server"
@@ -34,7 +35,7 @@ type Options struct {
 // tells clients with notifications/tools/list_changed.
 type MCP struct {
 	*mcpserver.MCPServer
-	tools    *integrations.Registry
+	reg      atomic.Pointer[integrations.Registry]
 	inflight *sync.WaitGroup
 
 	mu         sync.Mutex
@@ -44,7 +45,8 @@ type MCP struct {
 // NewMCP serves the tools of reg, and follows its changes. tools/list shows a
 // client only the tools of the integrations it may use.
 func NewMCP(reg *integrations.Registry, opts Options) *MCP {
-	m := &MCP{tools: reg, inflight: opts.Inflight, registered: map[string]mcp.Tool{}}
+	m := &MCP{inflight: opts.Inflight, registered: map[string]mcp.Tool{}}
+	m.reg.Store(reg)
 	if m.inflight == nil {
 		m.inflight = &sync.WaitGroup{}
 	}
@@ -61,6 +63,21 @@ func NewMCP(reg *integrations.Registry, opts Options) *MCP {
 	return m
 }
 
+// Use swaps in the registry of a reloaded config: new calls look their tool
+// up there (calls already running finish with the tool they started with),
+// and the difference in tools is announced with tools/list_changed.
+// Visibility may change with no tool added or removed (an allowlist, a
+// rule): clients are told anyway, so they list again.
+func (m *MCP) Use(reg *integrations.Registry) {
+	m.reg.Store(reg)
+	reg.Watch(m.sync)
+	if !m.apply() {
+		m.SendNotificationToAllClients(mcp.MethodNotificationToolsListChanged, nil)
+	}
+}
+
+func (m *MCP) tools() *integrations.Registry { return m.reg.Load() }
+
 func (m *MCP) visible(ctx context.Context, list []mcp.Tool) []mcp.Tool {
 	c := callerFrom(ctx)
 	if c.Integrations == nil {
@@ -68,7 +85,7 @@ func (m *MCP) visible(ctx context.Context, list []mcp.Tool) []mcp.Tool {
 	}
 	out := list[:0:0]
 	for _, d := range list {
-		if t, ok := m.tools.Lookup(d.Name); ok && c.Allows(t.Integration) {
+		if t, ok := m.tools().Lookup(d.Name); ok && c.Allows(t.Integration) {
 			out = append(out, d)
 		}
 	}
@@ -78,10 +95,14 @@ func (m *MCP) visible(ctx context.Context, list []mcp.Tool) []mcp.Tool {
 // sync makes mcp-go list exactly the registry's tools: new and changed
 // definitions are added, vanished ones deleted. Handlers look the tool up at
 // call time, so a changed handler needs no re-registration.
-func (m *MCP) sync() {
+func (m *MCP) sync() { m.apply() }
+
+// apply is sync, reporting whether mcp-go's tool set changed (mcp-go then
+// sent tools/list_changed).
+func (m *MCP) apply() bool {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	all := m.tools.All()
+	all := m.tools().All()
 	keep := make(map[string]bool, len(all))
 	var add []mcpserver.ServerTool
 	for _, t := range all {
@@ -106,13 +127,14 @@ func (m *MCP) sync() {
 	if len(add) > 0 {
 		m.AddTools(add...)
 	}
+	return len(gone) > 0 || len(add) > 0
 }
 
 // handle is the edge of every MCP tool call.
 func (m *MCP) handle(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
 	m.inflight.Add(1)
 	defer m.inflight.Done()
-	t, ok := m.tools.Lookup(req.Params.Name)
+	t, ok := m.tools().Lookup(req.Params.Name)
 	if !ok {
 		return mcp.NewToolResultError(integrations.UnknownTool(req.Params.Name).Public), nil
 	}

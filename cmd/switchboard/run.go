@@ -10,8 +10,10 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"os/signal"
 	"sort"
 	"strings"
+	"syscall"
 	"text/tabwriter"
 	"time"
 
@@ -162,28 +164,49 @@ func open(ctx context.Context, c common, offline bool, getenv func(string) strin
 	return a, logger, nil
 }
 
-func cmdServe(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
+// serveFlags are serve's flags, parsed.
+type serveFlags struct {
+	common
+	transport string
+	listen    string
+}
+
+// parseServe parses serve's flags (the deploy/ examples are checked
+// against it).
+func parseServe(args []string, getenv func(string) string) (serveFlags, error) {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	var c common
-	c.register(fs, getenv)
-	transport := fs.String("transport", getenv("SWITCHBOARD_TRANSPORT"), "stdio (default) or http; sse is a synonym of http")
-	listen := fs.String("listen", getenv("SWITCHBOARD_LISTEN"), "address for --transport http (default 127.0.0.1:8080)")
+	var f serveFlags
+	f.register(fs, getenv)
+	fs.StringVar(&f.transport, "transport", getenv("SWITCHBOARD_TRANSPORT"), "stdio (default) or http; sse is a synonym of http")
+	fs.StringVar(&f.listen, "listen", getenv("SWITCHBOARD_LISTEN"), "address for --transport http (default 127.0.0.1:8080)")
 	pos, err := parse(fs, args)
+	if err != nil {
+		return f, err
+	}
+	if len(pos) > 0 {
+		return f, usagef("serve takes no arguments, got %q", pos)
+	}
+	switch f.transport {
+	case "", "stdio":
+		f.transport = "stdio"
+	case "http", "sse":
+		f.transport = "http"
+	default:
+		return f, usagef("--transport %q: want stdio or http", f.transport)
+	}
+	return f, nil
+}
+
+func cmdServe(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
+	// SIGHUP reloads the config; it never stops the process (Go's default).
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	f, err := parseServe(args, getenv)
 	if err != nil {
 		return err
 	}
-	if len(pos) > 0 {
-		return usagef("serve takes no arguments, got %q", pos)
-	}
-	switch *transport {
-	case "", "stdio":
-		*transport = "stdio"
-	case "http", "sse":
-		*transport = "http"
-	default:
-		return usagef("--transport %q: want stdio or http", *transport)
-	}
-	a, logger, err := open(ctx, c, false, getenv, stderr)
+	a, logger, err := open(ctx, f.common, false, getenv, stderr)
 	if err != nil {
 		return err
 	}
@@ -193,10 +216,24 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 		// /readyz reports it so an orchestrator holds traffic back.
 		logger.Error("not ready; serving anyway", "error", err)
 	}
-	if *transport == "stdio" {
+	if err := a.Watch(ctx); err != nil {
+		logger.Warn("config file changes will not be seen; reload with SIGHUP", "error", err)
+	}
+	go func() {
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-hup:
+				logger.Info("SIGHUP: reloading the config")
+				_, _ = a.Reload(ctx)
+			}
+		}
+	}()
+	if f.transport == "stdio" {
 		return a.ServeStdio(ctx, stdin, stdout)
 	}
-	ln, err := net.Listen("tcp", a.Listen(*listen))
+	ln, err := net.Listen("tcp", a.Listen(f.listen))
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}

@@ -23,9 +23,12 @@ type Source struct {
 
 // loaded is a config with what loading it started.
 type loaded struct {
-	cfg   *configs.Config
-	vault secrets.Source // set by --dev: the in-memory store
-	close func()
+	cfg *configs.Config
+	// version is the first 12 hex digits of the SHA-256 of the config's
+	// bytes (the file, the YAML, or the bundled dev.yaml).
+	version string
+	vault   secrets.Source // set by --dev: the in-memory store
+	close   func()
 }
 
 // Load reads and validates the config src names, once; for Dev the sample
@@ -42,11 +45,15 @@ func Load(src Source, getenv func(string) string) (*configs.Config, error) {
 
 func load(src Source, opts Options) (*loaded, error) {
 	if !src.Dev {
-		cfg, err := Load(src, opts.Getenv)
+		data, err := src.read()
 		if err != nil {
 			return nil, err
 		}
-		return &loaded{cfg: cfg, close: func() {}}, nil
+		cfg, err := src.parse(data, opts.Getenv)
+		if err != nil {
+			return nil, err
+		}
+		return &loaded{cfg: cfg, version: configVersion(data), close: func() {}}, nil
 	}
 	keys, err := demoapi.GenerateKeys()
 	if err != nil {
@@ -68,7 +75,7 @@ func load(src Source, opts Options) (*loaded, error) {
 	// The in-memory store behind --dev: the vault: references of dev.yaml
 	// resolve to the sample API's freshly generated keys, so the demo runs
 	// with no Vault and no setup.
-	return &loaded{cfg: cfg, vault: secrets.Memory(keys.Secrets()), close: func() { srv.Close() }}, nil
+	return &loaded{cfg: cfg, version: "dev", vault: secrets.Memory(keys.Secrets()), close: func() { srv.Close() }}, nil
 }
 
 func devEnv(demoURL string, getenv func(string) string) func(string) string {

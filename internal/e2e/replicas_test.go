@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -40,6 +39,7 @@ func replicaConfig(redisURL, upstreamURL string) string {
 server:
   name: switchboard-replicas
   call_headers: {call_id: X-Call-Id}
+  call_rate_limit: {per_second: 0.0001, burst: 4}
 state:
   backend: redis
   redis: {url: "` + redisURL + `", key_prefix: "e2e:"}
@@ -313,17 +313,6 @@ func TestReplicasDedupe(t *testing.T) {
 	}
 }
 
-func readyz(t *testing.T, base string) int {
-	t.Helper()
-	resp, err := http.Get(base + "/readyz")
-	if err != nil {
-		t.Fatal(err)
-	}
-	io.Copy(io.Discard, resp.Body)
-	resp.Body.Close()
-	return resp.StatusCode
-}
-
 // Redis stopped mid-run: confirmed calls are refused with one sentence, read
 // tools keep working, /readyz says so; Redis back: everything works again,
 // with no restart.
@@ -343,13 +332,13 @@ func TestReplicasRedisOutage(t *testing.T) {
 	if res := mustCall(t, ctx, c, "helpdesk_get_customer", map[string]any{"id": "c-1"}); res.IsError {
 		t.Fatalf("a read tool failed with Redis down: %q", res.Text)
 	}
-	if code := readyz(t, rs.replicas[1]); code != 503 {
+	if code := readyzCode(t, rs.replicas[1]); code != 503 {
 		t.Fatalf("/readyz with Redis down: %d, want 503", code)
 	}
 
 	rs.redis.Restart()
 	deadline := time.Now().Add(15 * time.Second)
-	for readyz(t, rs.replicas[1]) != 200 {
+	for readyzCode(t, rs.replicas[1]) != 200 {
 		if time.Now().After(deadline) {
 			t.Fatal("/readyz did not recover after Redis came back")
 		}
@@ -368,4 +357,41 @@ func mustCall(t *testing.T, ctx context.Context, c client, tool string, args map
 		t.Fatalf("%s: %v", tool, err)
 	}
 	return res
+}
+
+func readyzCode(t *testing.T, base string) int {
+	code, _ := readyz(t, base)
+	return code
+}
+
+// A client's rate limit holds across replicas: its calls spread over three
+// replicas through the proxy are counted in one bucket in Redis.
+func TestReplicasShareRateLimits(t *testing.T) {
+	rs := startReplicas(t, 3)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	// The limit is per call_id here (server.call_rate_limit) and per client
+	// (an open server's client is ""): burst 4, no refill within the test.
+	c := stateless(t, ctx, rs.proxy.URL, http.Header{"X-Call-Id": {"call-rl"}})
+	defer c.Close()
+	passed, refused := 0, 0
+	for range 9 {
+		res := mustCall(t, ctx, c, "helpdesk_get_customer", map[string]any{"id": "c-1"})
+		switch {
+		case !res.IsError:
+			passed++
+		case strings.Contains(res.Text, "during this phone call"):
+			refused++
+		default:
+			t.Fatalf("unexpected answer: %q", res.Text)
+		}
+	}
+	if passed != 4 || refused != 5 {
+		t.Fatalf("9 calls of one phone call over 3 replicas: %d passed, %d refused; want 4 and 5 (one shared bucket of 4)", passed, refused)
+	}
+	other := stateless(t, ctx, rs.proxy.URL, http.Header{"X-Call-Id": {"call-other"}})
+	defer other.Close()
+	if res := mustCall(t, ctx, other, "helpdesk_get_customer", map[string]any{"id": "c-1"}); res.IsError {
+		t.Fatalf("another phone call was limited too: %q", res.Text)
+	}
 }
