@@ -80,7 +80,7 @@ func (b *builder) tool(o *op) (*outTool, string) {
 		required := p.Required || p.In == "path"
 		leave := func(why string) string {
 			if required {
-				return fmt.Sprintf("a required %s parameter %s", why, quoteName(p.Name))
+				return fmt.Sprintf("required %s parameter %s", why, quoteName(p.Name))
 			}
 			b.drop(why+" parameter", o.name, p.Name)
 			return ""
@@ -118,7 +118,7 @@ func (b *builder) tool(o *op) (*outTool, string) {
 		}
 		if _, dup := names[p.Name]; dup {
 			if r := leave(p.In + " (its name is taken by another parameter)"); r != "" {
-				return nil, "a name clash: " + r
+				return nil, "name clash: " + r
 			}
 			continue
 		}
@@ -233,21 +233,21 @@ func (b *builder) body(o *op, f *flattener, names map[string]*outParam, params *
 	v := f.flatten(schema)
 	if v.typ == "string" && (v.format == "binary" || v.format == "byte") {
 		if required {
-			return "a binary body"
+			return "binary body (a JSON string of format " + v.format + ")"
 		}
 		b.drop("optional binary body", o.name, "(request body)")
 		return ""
 	}
 	if v.typ != "object" && v.typ != "" {
 		if required {
-			return "a JSON body that is not an object (" + v.typ + ")"
+			return "JSON body that is not an object (" + v.typ + ")"
 		}
 		b.drop("optional JSON body that is not an object", o.name, "(request body)")
 		return ""
 	}
 	if len(v.props) == 0 {
 		if required && (v.typ != "" || schema != nil && schema.Value != nil && schema.Value.AdditionalProperties.Has != nil) {
-			return "a JSON body without declared properties"
+			return "JSON body without declared properties"
 		}
 		return ""
 	}
@@ -276,7 +276,7 @@ func (b *builder) body(o *op, f *flattener, names map[string]*outParam, params *
 		}
 		if why != "" {
 			if req {
-				return fmt.Sprintf("a name clash: the required body property %q (%s)", name, why)
+				return fmt.Sprintf("name clash: required body property %q (%s)", name, why)
 			}
 			b.drop("body property, "+why, o.name, name)
 			continue
@@ -300,12 +300,12 @@ func mediaType(ct string) string {
 func bodyReason(mt string) string {
 	switch {
 	case mt == "multipart/form-data" || strings.HasPrefix(mt, "multipart/"):
-		return "a multipart body (" + mt + ")"
+		return "multipart body (" + mt + ")"
 	case mt == "application/x-www-form-urlencoded":
-		return "a form-encoded body (application/x-www-form-urlencoded)"
+		return "form-encoded body (application/x-www-form-urlencoded)"
 	case mt == "application/octet-stream" || strings.HasPrefix(mt, "image/") || strings.HasPrefix(mt, "audio/") || strings.HasPrefix(mt, "video/") || mt == "application/pdf" || mt == "application/zip":
-		return "a binary body (" + mt + ")"
+		return "binary body (" + mt + ")"
 	}
-	return "a body that is not JSON (" + mt + ")"
+	return "non-JSON body (" + mt + ")"
 }
 
