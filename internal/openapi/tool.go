@@ -308,4 +308,3 @@ func bodyReason(mt string) string {
 	}
 	return "non-JSON body (" + mt + ")"
 }
-
