@@ -273,10 +273,14 @@ func firstNonEmpty(ss ...string) string {
 func defaultName(doc *openapi3.T) string {
 	name := ""
 	if doc.Info != nil {
-		name = snake(doc.Info.Title)
+		name = snake(strings.ReplaceAll(doc.Info.Title, "'", ""))
 	}
 	if len(name) > 24 {
-		name = strings.TrimRight(name[:24], "_")
+		cut := strings.LastIndexByte(name[:25], '_')
+		if cut < 8 {
+			cut = 24
+		}
+		name = strings.TrimRight(name[:cut], "_")
 	}
 	if name == "" {
 		name = "api"

@@ -219,31 +219,21 @@ func (b *builder) body(o *op, f *flattener, names map[string]*outParam, params *
 			}
 		}
 	}
+	// A body switchboard cannot send leaves the operation out even when the
+	// document calls it optional (most never say required): an upload
+	// without its file is not the operation.
 	if chosen == "" {
-		reason := bodyReason(mediaType(types[0]))
-		if required {
-			return reason
-		}
-		b.drop("optional "+reason, o.name, "(request body)")
-		return ""
+		return bodyReason(mediaType(types[0]))
 	}
 	if mt := rb.Value.Content[chosen]; mt != nil {
 		schema = mt.Schema
 	}
 	v := f.flatten(schema)
 	if v.typ == "string" && (v.format == "binary" || v.format == "byte") {
-		if required {
-			return "binary body (a JSON string of format " + v.format + ")"
-		}
-		b.drop("optional binary body", o.name, "(request body)")
-		return ""
+		return "binary body (a JSON string of format " + v.format + ")"
 	}
 	if v.typ != "object" && v.typ != "" {
-		if required {
-			return "JSON body that is not an object (" + v.typ + ")"
-		}
-		b.drop("optional JSON body that is not an object", o.name, "(request body)")
-		return ""
+		return "JSON body that is not an object (" + v.typ + ")"
 	}
 	if len(v.props) == 0 {
 		if required && (v.typ != "" || schema != nil && schema.Value != nil && schema.Value.AdditionalProperties.Has != nil) {
