@@ -164,11 +164,13 @@ func build(l *loaded, opt Options) (*Result, error) {
 	ops := b.operations(l.paths)
 	b.assignNames(ops)
 	var tools []*outTool
+	considered := 0
 	for _, o := range ops {
 		if !b.selected(o) {
 			b.res.NotSelected++
 			continue
 		}
+		considered++
 		t, reason := b.tool(o)
 		if reason != "" {
 			b.res.LeftOut[reason] = append(b.res.LeftOut[reason], o.label)
@@ -218,7 +220,7 @@ func build(l *loaded, opt Options) (*Result, error) {
 		if b.res.Found == 0 {
 			return b.res, errorf("%s has no operations to import", opt.Source)
 		}
-		if b.res.NotSelected == b.res.Found {
+		if considered == 0 && b.res.NotSelected > 0 {
 			return b.res, errorf("%s: none of its %d operations matches --include, --exclude and --tag", opt.Source, b.res.Found)
 		}
 		return b.res, errorf("%s: none of its %d operations could be imported (see the reasons above)", opt.Source, b.res.Found)

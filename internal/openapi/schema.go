@@ -43,10 +43,14 @@ type flattener struct {
 	// path holds the schemas of the params being spelled out, so that a
 	// property that contains its parent is cut off.
 	path map[*openapi3.Schema]bool
+	// refs holds the JSON pointers ($ref fragments) on that path: a schema in
+	// another file that refers to itself is a second copy of the schema the
+	// root document refers to, so pointers alone notice the loop a level late.
+	refs map[string]bool
 }
 
 func newFlattener() *flattener {
-	return &flattener{stack: map[*openapi3.Schema]bool{}, path: map[*openapi3.Schema]bool{}}
+	return &flattener{stack: map[*openapi3.Schema]bool{}, path: map[*openapi3.Schema]bool{}, refs: map[string]bool{}}
 }
 
 func firstType(t *openapi3.Types) string {
@@ -302,11 +306,10 @@ var paramTypes = map[string]bool{"string": true, "integer": true, "number": true
 func (f *flattener) param(name string, sr *openapi3.SchemaRef, depth int) *outParam {
 	v := f.flatten(sr)
 	if sr != nil && sr.Value != nil {
-		if f.path[sr.Value] {
+		if f.path[sr.Value] || f.refs[fragment(sr.Ref)] {
 			v = view{typ: "object", recursive: true, desc: v.desc}
 		} else {
-			f.path[sr.Value] = true
-			defer delete(f.path, sr.Value)
+			defer f.enter(sr)()
 		}
 	}
 	p := &outParam{Name: name, Type: v.typ}
@@ -345,7 +348,7 @@ func (f *flattener) param(name string, sr *openapi3.SchemaRef, depth int) *outPa
 	}
 	p.Enum = cleanEnum(v.enum, p.Type)
 	if v.def != nil && fits(v.def, p.Type) && (len(p.Enum) == 0 || enumHas(p.Enum, v.def)) && p.Type != "object" && p.Type != "array" {
-		p.Default = v.def
+		p.Default = normalize(v.def, p.Type)
 	}
 	p.Validate = validateTag(v, p.Type)
 	return p
@@ -370,14 +373,22 @@ func cleanEnum(enum []any, typ string) []any {
 		if !fits(e, typ) {
 			return nil // values of another type: an enum would reject valid input
 		}
-		out = append(out, e)
+		out = append(out, normalize(e, typ))
 	}
 	return out
 }
 
+// normalize writes an integer as one (JSON decodes every number as float64).
+func normalize(v any, typ string) any {
+	if f, ok := v.(float64); ok && typ == "integer" && f == math.Trunc(f) && math.Abs(f) < 1<<53 {
+		return int64(f)
+	}
+	return v
+}
+
 func enumHas(enum []any, v any) bool {
 	for _, e := range enum {
-		if e == v {
+		if e == normalize(v, jsonType(e)) || e == v {
 			return true
 		}
 	}
@@ -433,3 +444,27 @@ func validateTag(v view, typ string) string {
 }
 
 func num(f float64) string { return strconv.FormatFloat(f, 'f', -1, 64) }
+
+// fragment is the JSON pointer of a $ref ("" for none).
+func fragment(ref string) string {
+	if i := strings.IndexByte(ref, '#'); i >= 0 && i < len(ref)-1 {
+		return ref[i:]
+	}
+	return ""
+}
+
+// enter puts sr on the path of params being spelled out; the func returned
+// takes it off.
+func (f *flattener) enter(sr *openapi3.SchemaRef) func() {
+	f.path[sr.Value] = true
+	frag := fragment(sr.Ref)
+	if frag != "" {
+		f.refs[frag] = true
+	}
+	return func() {
+		delete(f.path, sr.Value)
+		if frag != "" {
+			delete(f.refs, frag)
+		}
+	}
+}

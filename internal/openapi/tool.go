@@ -242,8 +242,7 @@ func (b *builder) body(o *op, f *flattener, names map[string]*outParam, params *
 		return ""
 	}
 	if schema != nil && schema.Value != nil {
-		f.path[schema.Value] = true
-		defer delete(f.path, schema.Value)
+		defer f.enter(schema)()
 	}
 	var reqOrder []string
 	if schema != nil && schema.Value != nil {
