@@ -47,7 +47,13 @@ type flattener struct {
 	// another file that refers to itself is a second copy of the schema the
 	// root document refers to, so pointers alone notice the loop a level late.
 	refs map[string]bool
+	// steps bounds the work on one operation: allOf chains that share parts
+	// would otherwise be walked once per path through them.
+	steps int
 }
+
+// maxSteps is the schemas one operation may visit before the rest are open objects.
+const maxSteps = 100000
 
 func newFlattener() *flattener {
 	return &flattener{stack: map[*openapi3.Schema]bool{}, path: map[*openapi3.Schema]bool{}, refs: map[string]bool{}}
@@ -75,7 +81,8 @@ func (f *flattener) flatten(sr *openapi3.SchemaRef) view {
 		return v
 	}
 	s := sr.Value
-	if f.stack[s] {
+	f.steps++
+	if f.stack[s] || f.steps > maxSteps {
 		return view{typ: "object", recursive: true, required: map[string]bool{}}
 	}
 	f.stack[s] = true
