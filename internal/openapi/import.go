@@ -61,7 +61,7 @@ var integrationName = regexp.MustCompile(`^[a-z0-9_]+$`)
 
 // Import reads spec (a file path or an http(s) URL) and builds the config.
 func Import(ctx context.Context, spec string, opt Options) (res *Result, err error) {
-	if err := opt.check(); err != nil {
+	if err := opt.Check(); err != nil {
 		return nil, err
 	}
 	defer func() {
@@ -90,7 +90,7 @@ func Import(ctx context.Context, spec string, opt Options) (res *Result, err err
 // ImportData builds the config from a document given as bytes; external
 // references are refused. name names the document in messages.
 func ImportData(ctx context.Context, data []byte, name string, opt Options) (*Result, error) {
-	if err := opt.check(); err != nil {
+	if err := opt.Check(); err != nil {
 		return nil, err
 	}
 	l, err := parseData(ctx, data, name)
@@ -103,7 +103,8 @@ func ImportData(ctx context.Context, data []byte, name string, opt Options) (*Re
 	return build(l, opt)
 }
 
-func (o Options) check() error {
+// Check reports a bad --name, --base-url or glob (a usage mistake).
+func (o Options) Check() error {
 	if o.Name != "" && !integrationName.MatchString(o.Name) {
 		return errorf("--name %q must match [a-z0-9_]+", o.Name)
 	}
