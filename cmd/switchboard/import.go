@@ -48,19 +48,25 @@ func cmdImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return usagef("import openapi: %v", err)
 	}
 	res, err := openapi.Import(ctx, pos[0], opt)
-	if res != nil {
-		res.Summary(stderr)
-	}
 	if err != nil {
+		if res != nil {
+			res.Summary(stderr)
+		}
 		return err
 	}
+	// The config is written before the summary, so a closed stderr cannot
+	// cost the file.
 	if out == "" {
-		_, err := stdout.Write(res.YAML)
-		return err
+		if _, err := stdout.Write(res.YAML); err != nil {
+			return err
+		}
+		res.Summary(stderr)
+		return nil
 	}
 	if err := writeAtomic(out, res.YAML); err != nil {
 		return err
 	}
+	res.Summary(stderr)
 	fmt.Fprintf(stderr, "wrote %s; check it with: switchboard validate --config %s\n", out, out)
 	return nil
 }

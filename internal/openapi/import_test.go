@@ -600,3 +600,17 @@ func TestBadInputs(t *testing.T) {
 		})
 	}
 }
+
+func TestShortText(t *testing.T) {
+	for in, want := range map[string]string{
+		"_NOTE_: Only users with **push** access. See [the docs](https://x.example). More.": "NOTE: Only users with push access. See the docs.",
+		"Uses snake_case names like `user_id`.":                                             "Uses snake_case names like user_id.",
+		"Line one\nline two.\n\n## Header\nmore":                                            "Line one line two.",
+		"Costs ${AMOUNT} today":                                                             "Costs $ {AMOUNT} today",
+		strings.Repeat("word ", 60):                                                         strings.TrimSpace(strings.Repeat("word ", 32)) + "…",
+	} {
+		if got := shortText(in, 160); got != want {
+			t.Errorf("shortText(%q)\n got %q\nwant %q", in, got, want)
+		}
+	}
+}

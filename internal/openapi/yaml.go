@@ -195,10 +195,9 @@ func stripMarkdown(s string) string {
 				}
 			}
 			b.WriteByte(c)
-		case c == '*' || c == '`' || (c == '_' && i+1 < len(s) && s[i+1] == '_'):
-			if c == '_' {
-				i++
-			}
+		case c == '*' || c == '`':
+		case c == '_' && (i == 0 || !isWordByte(s[i-1]) || i+1 == len(s) || !isWordByte(s[i+1])):
+			// _emphasis_ and __strong__, but not snake_case
 		case c == '#' && (i == 0 || s[i-1] == '\n'):
 			for i+1 < len(s) && (s[i+1] == '#' || s[i+1] == ' ') {
 				i++
@@ -228,4 +227,8 @@ func quoteOp(method, path, id string) string {
 		return fmt.Sprintf("%s %s (%s)", method, path, id)
 	}
 	return method + " " + path
+}
+
+func isWordByte(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c >= 0x80
 }
