@@ -124,10 +124,9 @@ func (b *builder) tool(o *op) (*outTool, string) {
 		}
 		schema := p.Schema
 		if schema == nil {
-			for _, mt := range p.Content {
-				if mt != nil {
+			for _, ct := range sortedKeys(p.Content) {
+				if mt := p.Content[ct]; mt != nil && schema == nil {
 					schema = mt.Schema
-					break
 				}
 			}
 		}
