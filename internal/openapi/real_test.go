@@ -69,6 +69,13 @@ func TestOASExamples(t *testing.T) {
 			continue
 		}
 		mustLoad(t, rel, r.YAML)
+		if strings.HasSuffix(rel, "star-trek.json") {
+			// The same document imports to the same file.
+			again, err := Import(context.Background(), p, Options{})
+			if err != nil || string(again.YAML) != string(r.YAML) {
+				t.Errorf("%s: a second import differs (%v)", rel, err)
+			}
+		}
 		if fb := validateFallbacks(r); len(fb) > 0 {
 			t.Errorf("%s: tools refused by the checker: %v", rel, fb)
 		}
@@ -135,17 +142,14 @@ func TestGitHub(t *testing.T) {
 	var sum strings.Builder
 	r.Summary(&sum)
 	t.Logf("api.github.com.json: %s in %v (%d bytes of YAML)\n%s", r.Version, took.Round(time.Millisecond), len(r.YAML), sum.String())
-	// Seconds, not minutes; generous for -race on a busy 2-core machine.
-	if took > 90*time.Second {
+	// Seconds, not minutes: about 2.5 s of CPU; generous for a busy 2-core
+	// machine, and more so under -race.
+	limit := 60 * time.Second
+	if raceEnabled {
+		limit = 8 * time.Minute
+	}
+	if took > limit {
 		t.Errorf("the import took %v", took)
-	}
-	// The same document imports to the same file.
-	r2, err := Import(context.Background(), spec, Options{Name: "github"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if string(r2.YAML) != string(r.YAML) {
-		t.Error("two imports of the same document differ")
 	}
 	t.Run("call", func(t *testing.T) { callGitHubTool(t, cfg) })
 }
