@@ -108,6 +108,9 @@ func (o Options) Check() error {
 	if o.Name != "" && !integrationName.MatchString(o.Name) {
 		return errorf("--name %q must match [a-z0-9_]+", o.Name)
 	}
+	if len(o.Name) > 40 {
+		return errorf("--name %q is longer than 40 characters: it would leave too little of the 64 for tool names", o.Name)
+	}
 	if o.BaseURL != "" {
 		if u, err := url.Parse(o.BaseURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			return errorf("--base-url %q is not an http(s) URL", o.BaseURL)
@@ -144,6 +147,8 @@ type builder struct {
 	auth    *outAuth
 	lang    string
 	dropped map[string][]string
+	// ownServers counts imported operations that name servers of their own.
+	ownServers int
 }
 
 func build(l *loaded, opt Options) (*Result, error) {
@@ -217,6 +222,12 @@ func build(l *loaded, opt Options) (*Result, error) {
 	}
 	b.res.Imported = len(tools)
 	b.res.Dropped = b.dropped
+	if b.ownServers > 0 {
+		b.res.Notes = append(b.res.Notes, fmt.Sprintf("%d operation(s) name servers of their own; switchboard calls them at the integration's base_url", b.ownServers))
+	}
+	if len(tools) > 100 {
+		b.res.Notes = append(b.res.Notes, fmt.Sprintf("%d tools are more than most models choose well from: consider --tag, --include or --exclude", len(tools)))
+	}
 	if b.res.YAML == nil {
 		if b.res.Found == 0 {
 			return b.res, errorf("%s has no operations to import", opt.Source)

@@ -171,6 +171,9 @@ func (b *builder) tool(o *op) (*outTool, string) {
 		return nil, reason
 	}
 	t.Params = params
+	if (o.o.Servers != nil && len(*o.o.Servers) > 0) || len(o.item.Servers) > 0 {
+		b.ownServers++
+	}
 	if o.method == "DELETE" {
 		t.Confirm = &outConfirm{Message: confirmMessage(b.lang, o.o.Summary, params)}
 	}
