@@ -4,8 +4,11 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/go-playground/validator/v10"
 
 	"github.com/switchboard-dev/switchboard/configs"
 )
@@ -50,4 +53,21 @@ func FuzzImport(f *testing.F) {
 			t.Fatalf("the generated config does not load: %v\n%s", err, r.YAML)
 		}
 	})
+}
+
+// validatorCompiles runs a tag once, as configs does: a bad one panics.
+func validatorCompiles(tag string) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("%v", r)
+		}
+	}()
+	v := validator.New()
+	if strings.Contains(tag, "=2006") || strings.HasPrefix(tag, "email") || strings.HasPrefix(tag, "min=") {
+		_ = v.Var("x", tag)
+		return nil
+	}
+	_ = v.Var(int64(1), tag) // what httpapi passes for an integral number
+	_ = v.Var(1.5, tag)
+	return nil
 }

@@ -614,3 +614,31 @@ func TestShortText(t *testing.T) {
 		}
 	}
 }
+
+func TestValidateTags(t *testing.T) {
+	f := func(v float64) *float64 { return &v }
+	for _, c := range []struct {
+		v    view
+		typ  string
+		want string
+	}{
+		{view{min: f(1.1), max: f(5)}, "integer", "gte=2,lte=5"},
+		{view{min: f(-19.5), max: f(-3.2)}, "integer", "gte=-19,lte=-4"},
+		{view{min: f(0), exMin: true, max: f(1e30)}, "integer", "gt=0"},
+		{view{min: f(0.5), max: f(99999999.999999)}, "number", ""},
+		{view{min: f(0), exMin: true, max: f(500)}, "number", "gt=0,lte=500"},
+		{view{format: "email", minLen: 3, maxLen: func() *uint64 { n := uint64(9); return &n }()}, "string", "email,min=3,max=9"},
+		{view{format: "date-time"}, "string", "datetime=2006-01-02T15:04:05Z07:00"},
+		{view{format: "binary"}, "string", ""},
+	} {
+		got := validateTag(c.v, c.typ)
+		if got != c.want {
+			t.Errorf("%+v %s: got %q, want %q", c.v, c.typ, got, c.want)
+		}
+		if got != "" {
+			if err := validatorCompiles(got); err != nil {
+				t.Errorf("%q: %v", got, err)
+			}
+		}
+	}
+}

@@ -432,25 +432,49 @@ func validateTag(v view, typ string) string {
 			tags = append(tags, "max="+strconv.FormatUint(*v.maxLen, 10))
 		}
 	case "integer", "number":
-		if v.min != nil && !math.IsInf(*v.min, 0) && !math.IsNaN(*v.min) {
-			op := "gte="
-			if v.exMin {
-				op = "gt="
-			}
-			tags = append(tags, op+num(*v.min))
+		if t := bound(v.min, v.exMin, typ, true); t != "" {
+			tags = append(tags, t)
 		}
-		if v.max != nil && !math.IsInf(*v.max, 0) && !math.IsNaN(*v.max) {
-			op := "lte="
-			if v.exMax {
-				op = "lt="
-			}
-			tags = append(tags, op+num(*v.max))
+		if t := bound(v.max, v.exMax, typ, false); t != "" {
+			tags = append(tags, t)
 		}
 	}
 	return strings.Join(tags, ",")
 }
 
 func num(f float64) string { return strconv.FormatFloat(f, 'f', -1, 64) }
+
+// bound spells a minimum (lower) or maximum as gte/gt or lte/lt. The
+// validator parses an integer's bound as an integer, so a fractional bound
+// of an integer is rounded inwards (minimum 1.5 → gte=2); one beyond 2^53
+// is dropped.
+func bound(b *float64, exclusive bool, typ string, lower bool) string {
+	if b == nil || math.IsInf(*b, 0) || math.IsNaN(*b) {
+		return ""
+	}
+	f := *b
+	if math.Abs(f) >= 1<<53 {
+		return ""
+	}
+	if typ == "number" && f != math.Trunc(f) {
+		// httpapi hands the validator an integral argument as an int64,
+		// and the validator parses the bound of an int64 as an integer: a
+		// fractional bound would fail the call. Left out.
+		return ""
+	}
+	if typ == "integer" {
+		if f != math.Trunc(f) {
+			if lower {
+				f = math.Ceil(f)
+			} else {
+				f = math.Floor(f)
+			}
+			exclusive = false
+		}
+	}
+	op := map[[2]bool]string{{true, false}: "gte=", {true, true}: "gt=", {false, false}: "lte=", {false, true}: "lt="}[[2]bool{lower, exclusive}]
+	return op + num(f)
+}
 
 // fragment is the JSON pointer of a $ref ("" for none).
 func fragment(ref string) string {
