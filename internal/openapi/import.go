@@ -177,9 +177,13 @@ func build(l *loaded, opt Options) (*Result, error) {
 			continue
 		}
 		considered++
-		t, reason := b.tool(o)
-		if reason != "" {
-			b.res.LeftOut[reason] = append(b.res.LeftOut[reason], o.label)
+		t, sk := b.tool(o)
+		if sk != nil {
+			item := o.label
+			if sk.detail != "" {
+				item += ": " + sk.detail
+			}
+			b.res.LeftOut[sk.reason] = append(b.res.LeftOut[sk.reason], item)
 			continue
 		}
 		tools = append(tools, t)

@@ -415,10 +415,10 @@ func TestParamsAndCollisions(t *testing.T) {
 		t.Errorf("undeclared path placeholder: %+v", d)
 	}
 	wantLeft := map[string]int{
-		"binary body (image/png)":         1,
-		"method HEAD is not supported":    1,
-		`required cookie parameter "sid"`: 1,
-		`name clash: required body property "id" (name taken by a path parameter)`: 1,
+		"binary body (image/png)":                                1,
+		"method HEAD is not supported":                           1,
+		"required cookie parameter":                              1,
+		"required body property whose name a path parameter has": 1,
 	}
 	for k, n := range wantLeft {
 		if len(r.LeftOut[k]) != n {
@@ -427,7 +427,7 @@ func TestParamsAndCollisions(t *testing.T) {
 	}
 	var sum strings.Builder
 	r.Summary(&sum)
-	for _, want := range []string{"7 operation(s) found, 3 imported", "left out, binary body (image/png) (1):", "POST /pets/{id}/photo (uploadPhoto)", "pets_create_pet: q"} {
+	for _, want := range []string{"7 operation(s) found, 3 imported", "left out, binary body (image/png) (1):", "POST /pets/{id}/photo (uploadPhoto)", "pets_create_pet: q", "POST /login (login): sid"} {
 		if !strings.Contains(sum.String(), want) {
 			t.Errorf("summary lacks %q:\n%s", want, sum.String())
 		}

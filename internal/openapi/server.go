@@ -78,10 +78,15 @@ func (b *builder) pickAuth() (*outAuth, []string) {
 			candidates = append(candidates, n)
 		}
 	}
+	// Alternatives of the global requirement: the kind that needs the least
+	// editing first (a bearer token over a username and password).
+	var global []string
 	for _, req := range b.doc.Security {
-		for _, n := range sortedKeys(req) {
-			add(n)
-		}
+		global = append(global, sortedKeys(req)...)
+	}
+	sort.SliceStable(global, func(i, j int) bool { return schemeRank(schemes[global[i]]) < schemeRank(schemes[global[j]]) })
+	for _, n := range global {
+		add(n)
 	}
 	uses := map[string]int{}
 	if b.doc.Paths != nil {
@@ -171,6 +176,31 @@ func (b *builder) schemeAuth(name string, s *openapi3.SecurityScheme) (*outAuth,
 			"NOTE: " + s.Type + " is sent as a bearer token: obtain an access token through the provider's flow and store it (switchboard does not run the flow or refresh the token)"
 	}
 	return nil, ""
+}
+
+// schemeRank orders the kinds of auth switchboard sends, easiest first.
+func schemeRank(ref *openapi3.SecuritySchemeRef) int {
+	if ref == nil || ref.Value == nil {
+		return 9
+	}
+	s := ref.Value
+	switch strings.ToLower(s.Type) {
+	case "http":
+		if strings.EqualFold(s.Scheme, "bearer") {
+			return 0
+		}
+		if strings.EqualFold(s.Scheme, "basic") {
+			return 4
+		}
+	case "apikey":
+		if strings.EqualFold(s.In, "header") {
+			return 1
+		}
+		return 2
+	case "oauth2", "openidconnect":
+		return 3
+	}
+	return 9
 }
 
 func describeScheme(s *openapi3.SecurityScheme) string {

@@ -1,7 +1,6 @@
 package openapi
 
 import (
-	"fmt"
 	"mime"
 	"regexp"
 	"sort"
@@ -23,10 +22,16 @@ func (b *builder) drop(reason, tool, param string) {
 	b.dropped[reason] = append(b.dropped[reason], b.integ+"_"+tool+": "+param)
 }
 
+// skip says why an operation is left out; detail (a parameter's name, say)
+// is listed with the operation.
+type skip struct{ reason, detail string }
+
+func skipped(reason string) *skip { return &skip{reason: reason} }
+
 // tool turns one operation into a tool, or says why it cannot be one.
-func (b *builder) tool(o *op) (*outTool, string) {
+func (b *builder) tool(o *op) (*outTool, *skip) {
 	if !strings.HasPrefix(o.path, "/") || strings.ContainsAny(placeholder.ReplaceAllString(o.path, ""), "{}?#") || !safeText(o.path) {
-		return nil, "the path cannot be expressed (it needs to start with / and hold no ?, # or stray braces)"
+		return nil, skipped("path switchboard cannot express (with ?, # or stray braces)")
 	}
 	t := &outTool{
 		Name:    o.name,
@@ -78,47 +83,40 @@ func (b *builder) tool(o *op) (*outTool, string) {
 	for _, k := range sorted {
 		p := merged[k]
 		required := p.Required || p.In == "path"
-		leave := func(why string) string {
+		// leave drops an optional parameter (noted) and leaves the
+		// operation out for a required one.
+		leave := func(what string) *skip {
 			if required {
-				return fmt.Sprintf("required %s parameter %s", why, quoteName(p.Name))
+				return &skip{reason: "required " + what, detail: p.Name}
 			}
-			b.drop(why+" parameter", o.name, p.Name)
-			return ""
+			b.drop(what, o.name, p.Name)
+			return nil
 		}
+		var why string
 		switch {
 		case p.In == "cookie":
-			if r := leave("cookie"); r != "" {
-				return nil, r
-			}
-			continue
+			why = "cookie parameter"
 		case p.In != "path" && p.In != "query" && p.In != "header":
 			continue
 		case p.Name == "" || !safeText(p.Name):
-			if r := leave("unnamed or unwritable"); r != "" {
-				return nil, r
-			}
-			continue
+			why = "parameter without a usable name"
 		case p.Name == "confirmation_token":
-			if r := leave("confirmation_token (a name switchboard reserves)"); r != "" {
-				return nil, r
-			}
-			continue
+			why = "parameter named confirmation_token (reserved by switchboard)"
 		case p.In == "path" && !placeholders[p.Name]:
 			b.drop("path parameter not in the path", o.name, p.Name)
 			continue
 		case p.In == "header" && !headerToken.MatchString(p.Name):
-			if r := leave("header (not a valid header name)"); r != "" {
-				return nil, r
-			}
-			continue
+			why = "header parameter whose name is not a header name"
 		case p.In == "header" && b.authSets(p.Name):
 			continue // the integration's auth sends it
 		case p.In == "query" && b.auth != nil && b.auth.Type == "query" && p.Name == b.auth.Param:
 			continue
+		case names[p.Name] != nil:
+			why = p.In + " parameter whose name a " + names[p.Name].In + " parameter has"
 		}
-		if _, dup := names[p.Name]; dup {
-			if r := leave(p.In + " (its name is taken by another parameter)"); r != "" {
-				return nil, "name clash: " + r
+		if why != "" {
+			if sk := leave(why); sk != nil {
+				return nil, sk
 			}
 			continue
 		}
@@ -137,8 +135,8 @@ func (b *builder) tool(o *op) (*outTool, string) {
 			out.Description = d
 		}
 		if p.In != "path" && out.Type == "object" {
-			if r := leave(p.In + " object (deepObject)"); r != "" {
-				return nil, r
+			if sk := leave(p.In + " parameter that is an object (deepObject)"); sk != nil {
+				return nil, sk
 			}
 			continue
 		}
@@ -159,7 +157,7 @@ func (b *builder) tool(o *op) (*outTool, string) {
 			continue
 		}
 		if _, ok := names[m[1]]; ok || m[1] == "" || m[1] == "confirmation_token" {
-			return nil, "the path placeholder " + quoteName(m[1]) + " cannot be a parameter"
+			return nil, &skip{reason: "path placeholder that cannot be a parameter", detail: m[1]}
 		}
 		p := &outParam{Name: m[1], In: "path", Type: "string", Required: true}
 		names[m[1]] = p
@@ -167,8 +165,8 @@ func (b *builder) tool(o *op) (*outTool, string) {
 		b.drop("path placeholder not declared by the document (added as a string)", o.name, m[1])
 	}
 
-	if reason := b.body(o, f, names, &params); reason != "" {
-		return nil, reason
+	if sk := b.body(o, f, names, &params); sk != nil {
+		return nil, sk
 	}
 	t.Params = params
 	if (o.o.Servers != nil && len(*o.o.Servers) > 0) || len(o.item.Servers) > 0 {
@@ -177,10 +175,8 @@ func (b *builder) tool(o *op) (*outTool, string) {
 	if o.method == "DELETE" {
 		t.Confirm = &outConfirm{Message: confirmMessage(b.lang, o.o.Summary, params)}
 	}
-	return t, ""
+	return t, nil
 }
-
-func quoteName(s string) string { return fmt.Sprintf("%q", s) }
 
 // authSets reports whether the integration's auth sends this header itself.
 func (b *builder) authSets(name string) bool {
@@ -197,10 +193,10 @@ func (b *builder) authSets(name string) bool {
 }
 
 // body adds the JSON request body's top-level properties as in: body params.
-func (b *builder) body(o *op, f *flattener, names map[string]*outParam, params *[]*outParam) string {
+func (b *builder) body(o *op, f *flattener, names map[string]*outParam, params *[]*outParam) *skip {
 	rb := o.o.RequestBody
 	if rb == nil || rb.Value == nil || len(rb.Value.Content) == 0 {
-		return ""
+		return nil
 	}
 	required := rb.Value.Required
 	var schema *openapi3.SchemaRef
@@ -225,23 +221,30 @@ func (b *builder) body(o *op, f *flattener, names map[string]*outParam, params *
 	// document calls it optional (most never say required): an upload
 	// without its file is not the operation.
 	if chosen == "" {
-		return bodyReason(mediaType(types[0]))
+		// A form body that declares no fields sends nothing (Stripe's GET
+		// operations have one): the operation needs no body.
+		if mt := rb.Value.Content[types[0]]; mt != nil && mt.Schema != nil && isForm(mediaType(types[0])) {
+			if v := f.flatten(mt.Schema); len(v.props) == 0 && (v.typ == "" || v.typ == "object") {
+				return nil
+			}
+		}
+		return skipped(bodyReason(mediaType(types[0])))
 	}
 	if mt := rb.Value.Content[chosen]; mt != nil {
 		schema = mt.Schema
 	}
 	v := f.flatten(schema)
 	if v.typ == "string" && (v.format == "binary" || v.format == "byte") {
-		return "binary body (a JSON string of format " + v.format + ")"
+		return skipped("binary body (a JSON string of format " + v.format + ")")
 	}
 	if v.typ != "object" && v.typ != "" {
-		return "JSON body that is not an object (" + v.typ + ")"
+		return skipped("JSON body that is not an object (" + v.typ + ")")
 	}
 	if len(v.props) == 0 {
 		if required && (v.typ != "" || schema != nil && schema.Value != nil && schema.Value.AdditionalProperties.Has != nil) {
-			return "JSON body without declared properties"
+			return skipped("JSON body without declared properties")
 		}
-		return ""
+		return nil
 	}
 	if schema != nil && schema.Value != nil {
 		defer f.enter(schema)()
@@ -259,17 +262,17 @@ func (b *builder) body(o *op, f *flattener, names map[string]*outParam, params *
 		why := ""
 		switch {
 		case name == "" || !safeText(name):
-			why = "unwritable name"
+			why = "without a usable name"
 		case name == "confirmation_token":
-			why = "confirmation_token (a name switchboard reserves)"
+			why = "named confirmation_token (reserved by switchboard)"
 		case names[name] != nil:
-			why = "name taken by a " + names[name].In + " parameter"
+			why = "whose name a " + names[name].In + " parameter has"
 		}
 		if why != "" {
 			if req {
-				return fmt.Sprintf("name clash: required body property %q (%s)", name, why)
+				return &skip{reason: "required body property " + why, detail: name}
 			}
-			b.drop("body property, "+why, o.name, name)
+			b.drop("body property "+why, o.name, name)
 			continue
 		}
 		p := f.param(name, sub, 1)
@@ -278,7 +281,7 @@ func (b *builder) body(o *op, f *flattener, names map[string]*outParam, params *
 		names[name] = p
 		*params = append(*params, p)
 	}
-	return ""
+	return nil
 }
 
 func mediaType(ct string) string {
@@ -286,6 +289,10 @@ func mediaType(ct string) string {
 		return strings.ToLower(mt)
 	}
 	return strings.ToLower(strings.TrimSpace(strings.SplitN(ct, ";", 2)[0]))
+}
+
+func isForm(mt string) bool {
+	return mt == "application/x-www-form-urlencoded" || mt == "multipart/form-data"
 }
 
 func bodyReason(mt string) string {
