@@ -227,12 +227,13 @@ func parse(data []byte, name string, loc *url.URL, src *source) (l *loaded, err 
 			return nil, refError(name, err)
 		}
 	} else {
+		var fast openapi3.T
 		switch {
-		case isJSON:
-			doc = &openapi3.T{}
-			if err := json.Unmarshal(data, doc); err != nil {
-				return nil, errorf("%s is not a valid OpenAPI document: %v", name, err)
-			}
+		case isJSON && json.Unmarshal(data, &fast) == nil:
+			// The fast path for JSON, which the loader would parse as YAML;
+			// a document it cannot decode goes to the loader, whose error
+			// names the JSON pointer.
+			doc = &fast
 			err = loader.ResolveRefsIn(doc, loc)
 		case loc != nil:
 			doc, err = loader.LoadFromDataWithPath(data, loc)
