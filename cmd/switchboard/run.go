@@ -45,6 +45,7 @@ Usage:
   switchboard validate --config FILE
   switchboard tools --config FILE [--json]
   switchboard call --config FILE TOOL [--args JSON]
+  switchboard import openapi SPEC [--name NAME] [--base-url URL] [--include GLOB]... [--exclude GLOB]... [--tag TAG]... [--out FILE]
   switchboard --version
 
 Every command takes --log-format text|json and --log-level debug|info|warn|error.
@@ -87,6 +88,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return cmdTools(ctx, args[1:], getenv, stdout, stderr)
 	case "call":
 		return cmdCall(ctx, args[1:], getenv, stdout, stderr)
+	case "import":
+		return cmdImport(ctx, args[1:], stdout, stderr)
 	}
 	fmt.Fprint(stderr, usage)
 	return usagef("unknown command %q", args[0])
