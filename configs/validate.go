@@ -401,7 +401,7 @@ func (c *checker) checkParam(p string, prm Param) {
 		c.add(p+".items", "items need type: array")
 	}
 	if prm.Validate != "" {
-		if err := checkValidateTag(c.tags, prm.Validate); err != nil {
+		if err := checkValidateTag(c.tags, prm.Validate, typ); err != nil {
 			c.add(p+".validate", "%v", err)
 		}
 	}
@@ -445,14 +445,29 @@ func (c *checker) checkParam(p string, prm Param) {
 	}
 }
 
-// checkValidateTag compiles a validator tag; validator panics on a bad one.
-func checkValidateTag(v *validator.Validate, tag string) (err error) {
+// checkValidateTag compiles a validator tag against a value of the param's
+// type (gte=0.5 is a bound for a number, a length for a string); validator
+// panics on a bad one.
+func checkValidateTag(v *validator.Validate, tag, typ string) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("bad validate tag %q: %v", tag, r)
 		}
 	}()
-	_ = v.Var("", tag)
+	var zero any = ""
+	switch typ {
+	case "number":
+		zero = float64(0)
+	case "integer":
+		zero = int64(0)
+	case "boolean":
+		zero = false
+	case "object":
+		zero = map[string]any{}
+	case "array":
+		zero = []any{}
+	}
+	_ = v.Var(zero, tag)
 	return nil
 }
 

@@ -82,7 +82,13 @@ func (t *tool) tagProblems(prefix string, params []configs.Param, args map[strin
 		}
 		name := prefix + p.Name
 		if p.Validate != "" {
-			if err := t.validate.Var(v, p.Validate); err != nil {
+			checked := v
+			if i, ok := v.(int64); ok && p.Type == "number" {
+				// A whole number sent for a number param is checked as one:
+				// the validator panics comparing an int64 with gte=0.5.
+				checked = float64(i)
+			}
+			if err := t.validate.Var(checked, p.Validate); err != nil {
 				out = append(out, name+": "+tagMessage(err, p.Validate))
 			}
 		}

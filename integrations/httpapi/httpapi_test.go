@@ -1825,3 +1825,29 @@ integrations:
 		}
 	}
 }
+
+// A whole number for a number param with a fractional bound is checked as
+// a number, not refused as a crash.
+func TestFractionalBoundOnWholeNumber(t *testing.T) {
+	up := newUpstream(t, nil)
+	tools := build(t, up.URL(), `
+integrations:
+  - name: shop
+    type: http
+    base_url: ${BASE}
+    tools:
+      - name: tip
+        description: Leave a tip.
+        method: POST
+        path: /tips
+        params:
+          - {name: amount, type: number, required: true, validate: "gte=0.5,lte=99.5"}
+`, nil)
+	ok(t)(callRaw(context.Background(), t, tool(t, tools, "shop_tip"), `{"amount": 3}`))
+	for _, bad := range []string{`{"amount": 0}`, `{"amount": 100}`, `{"amount": 0.25}`} {
+		ie := fails(t)(callRaw(context.Background(), t, tool(t, tools, "shop_tip"), bad))
+		if ie.Kind != integrations.KindInvalid || !strings.Contains(ie.Public, "amount: must be") {
+			t.Errorf("%s: %v", bad, ie)
+		}
+	}
+}
