@@ -54,6 +54,9 @@ type Server struct {
 	ClientKeyRefresh time.Duration `yaml:"client_key_refresh" validate:"gte=0"`
 	// CallRateLimit bounds the tool calls of each phone call (call_id).
 	CallRateLimit *RateLimit `yaml:"call_rate_limit"`
+	// SessionRateLimit bounds how fast each client (or, without keys, each
+	// peer address) opens sessions; over it, HTTP 429. Off when unset.
+	SessionRateLimit *RateLimit `yaml:"session_rate_limit"`
 }
 
 // Client is one caller of the HTTP transport, identified by its key.

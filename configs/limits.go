@@ -27,6 +27,7 @@ func applyLimitDefaults(cfg *Config) {
 		cfg.Server.ClientKeyRefresh = DefaultClientKeyRefresh
 	}
 	cfg.Server.CallRateLimit.applyDefaults()
+	cfg.Server.SessionRateLimit.applyDefaults()
 	for i := range cfg.Server.Clients {
 		cfg.Server.Clients[i].RateLimit.applyDefaults()
 	}

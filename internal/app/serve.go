@@ -111,13 +111,17 @@ func (a *App) readKeys(ctx context.Context) (server.ClientSet, error) {
 	return cs, err
 }
 
-// sessionRate bounds how fast one client (or, on a server without keys, one
-// peer address) opens sessions: handshake-era initialize requests and SSE
-// streams. Over it: HTTP 429 with Retry-After.
-var sessionRate = policy.Rate{PerSecond: 10, Burst: 50}
-
+// admitSession applies server.session_rate_limit: how fast one client (or,
+// on a server without keys, one peer address) opens sessions (handshake-era
+// initialize requests and SSE streams). Over it: HTTP 429 with Retry-After.
+// Off unless configured: a voice platform may open many sessions at once
+// from one address.
 func (a *App) admitSession(ctx context.Context, who string) (bool, time.Duration) {
-	ok, retry := a.limits.Allow(ctx, "session:"+who, sessionRate)
+	lim := a.Config().Server.SessionRateLimit
+	if lim == nil {
+		return true, 0
+	}
+	ok, retry := a.limits.Allow(ctx, "session:"+who, policy.Rate{PerSecond: lim.PerSecond, Burst: lim.Burst})
 	if !ok {
 		client := who
 		if len(a.Config().Server.Clients) == 0 {

@@ -702,7 +702,7 @@ func waitRequests(t *testing.T, up *upstream, path string, n int) {
 
 // A flood of initialize from one client gets 429 before MCP.
 func TestInitializeFloodGets429(t *testing.T) {
-	srv := serve(t, testConfig(newUpstream(t).URL))
+	srv := serve(t, withServer(testConfig(newUpstream(t).URL), "  session_rate_limit: {per_second: 10, burst: 50}"))
 	got429 := false
 	for range 80 {
 		r := post(t, srv.BaseURL+"/mcp", initBody, nil)
