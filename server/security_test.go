@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/switchboard-dev/switchboard/policy"
 )
@@ -211,8 +212,8 @@ func TestBodyLimitChunkedOverTheWire(t *testing.T) {
 	})))
 	defer ts.Close()
 
-	// An endless body: only the server's limit can end this request.
-	req, err := http.NewRequest("POST", ts.URL, io.MultiReader(strings.NewReader(`{"pad":"`), endless{}))
+	// io.LimitReader hides the length: the client sends it chunked.
+	req, err := http.NewRequest("POST", ts.URL, io.LimitReader(strings.NewReader(strings.Repeat("x", 100*max)), 100*max))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -229,15 +230,6 @@ func TestBodyLimitChunkedOverTheWire(t *testing.T) {
 	}
 }
 
-type endless struct{}
-
-func (endless) Read(p []byte) (int, error) {
-	for i := range p {
-		p[i] = 'x'
-	}
-	return len(p), nil
-}
-
 // newTestHTTP is the whole HTTP surface with no tools.
 func newTestHTTP(opts HTTPOptions) *HTTP {
 	return NewHTTP(NewMCP(nil, Options{Name: "test", Version: "0"}), opts)
@@ -245,8 +237,12 @@ func newTestHTTP(opts HTTPOptions) *HTTP {
 
 const initBody = `{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"t","version":"0"}}}`
 
-func mcpRequest(method, path, body string) *http.Request {
-	r := httptest.NewRequest(method, path, strings.NewReader(body))
+// mcpRequest is a request as MCP clients send it. Its context ends after a
+// few seconds, so that a GET /sse let through by a defect ends its stream.
+func mcpRequest(t *testing.T, method, path, body string) *http.Request {
+	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Second)
+	t.Cleanup(cancel)
+	r := httptest.NewRequestWithContext(ctx, method, path, strings.NewReader(body))
 	r.Header.Set("Content-Type", "application/json")
 	r.Header.Set("Accept", "application/json, text/event-stream")
 	return r
@@ -259,7 +255,7 @@ func TestRoutesAreGuarded(t *testing.T) {
 	for _, route := range []struct{ method, path string }{{"POST", "/mcp"}, {"GET", "/mcp"}, {"DELETE", "/mcp"}, {"GET", "/sse"}, {"POST", "/message"}} {
 		name := route.method + " " + route.path
 		w := httptest.NewRecorder()
-		r := mcpRequest(route.method, route.path, initBody)
+		r := mcpRequest(t, route.method, route.path, initBody)
 		r.Header.Set("Origin", "http://localhost.evil.example")
 		r.Header.Set("Authorization", "Bearer key-voice-123")
 		h.ServeHTTP(w, r)
@@ -267,12 +263,12 @@ func TestRoutesAreGuarded(t *testing.T) {
 			t.Errorf("%s, foreign origin: %d, want 403", name, w.Code)
 		}
 		w = httptest.NewRecorder()
-		h.ServeHTTP(w, mcpRequest(route.method, route.path, initBody))
+		h.ServeHTTP(w, mcpRequest(t, route.method, route.path, initBody))
 		if w.Code != http.StatusUnauthorized {
 			t.Errorf("%s, no key: %d, want 401", name, w.Code)
 		}
 		w = httptest.NewRecorder()
-		r = mcpRequest(route.method, route.path, strings.Repeat("x", 4097))
+		r = mcpRequest(t, route.method, route.path, strings.Repeat("x", 4097))
 		r.Header.Set("Authorization", "Bearer key-voice-123")
 		h.ServeHTTP(w, r)
 		if w.Code != http.StatusRequestEntityTooLarge {
@@ -281,7 +277,7 @@ func TestRoutesAreGuarded(t *testing.T) {
 	}
 
 	// A chunked initialize over the cap is cut, not answered.
-	r := mcpRequest("POST", "/mcp", `{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"pad":"`+strings.Repeat("x", 5000)+`"}}`)
+	r := mcpRequest(t, "POST", "/mcp", `{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"pad":"`+strings.Repeat("x", 5000)+`"}}`)
 	r.ContentLength = -1
 	r.Header.Set("Authorization", "Bearer key-voice-123")
 	w := httptest.NewRecorder()
@@ -290,7 +286,7 @@ func TestRoutesAreGuarded(t *testing.T) {
 		t.Errorf("chunked body over the cap: %d %s", w.Code, w.Body)
 	}
 	// The same body within the cap is served.
-	r = mcpRequest("POST", "/mcp", initBody)
+	r = mcpRequest(t, "POST", "/mcp", initBody)
 	r.ContentLength = -1
 	r.Header.Set("Authorization", "Bearer key-voice-123")
 	w = httptest.NewRecorder()
@@ -316,7 +312,7 @@ func TestRoutesAreGuarded(t *testing.T) {
 func TestHostCheck(t *testing.T) {
 	h := newTestHTTP(HTTPOptions{MaxBodyBytes: 4096})
 	serve := func(local, host, method, path string) int {
-		r := mcpRequest(method, path, initBody)
+		r := mcpRequest(t, method, path, initBody)
 		r.Host = host
 		ctx, cancel := context.WithCancel(r.Context())
 		cancel() // a GET /sse that is let through would stream until then
