@@ -44,10 +44,8 @@ type clock struct{ t time.Time }
 func (c *clock) now() time.Time { return c.t }
 
 func newTestCache(src Source, ttl, stale time.Duration) (*Cache, *clock) {
-	c := NewCache(src, ttl, stale, nil)
 	clk := &clock{t: time.Unix(1e9, 0)}
-	c.now = clk.now
-	return c, clk
+	return NewCache(src, ttl, stale, nil, clk.now), clk
 }
 
 func mustGet(t *testing.T, c *Cache, want string) {
@@ -55,6 +53,17 @@ func mustGet(t *testing.T, c *Cache, want string) {
 	v, err := c.Get(t.Context(), testRef)
 	if err != nil || v != want {
 		t.Fatalf("Get = %q, %v; want %q", v, err, want)
+	}
+}
+
+func TestCacheDefaultClock(t *testing.T) {
+	s := &store{val: "a"}
+	c := NewCache(s, time.Hour, 0, nil, nil)
+	mustGet(t, c, "a")
+	s.set("b", nil)
+	mustGet(t, c, "a")
+	if e, ok := c.entry(testRef.String()); !ok || time.Since(e.at) > time.Minute {
+		t.Fatalf("entry %+v, %v: not aged by the wall clock", e, ok)
 	}
 }
 
