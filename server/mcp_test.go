@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -226,3 +227,76 @@ func TestServeShutsDownGracefully(t *testing.T) {
 }
 
 func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
+
+// Over SSE the result of a call goes down the stream after POST /message has
+// been answered: shutdown must wait for the call (Inflight) before it closes
+// the streams, or the result is lost.
+func TestServeWaitsForSSECalls(t *testing.T) {
+	entered, release := make(chan struct{}), make(chan struct{})
+	slow := exposed("helpdesk", "helpdesk_slow", func(context.Context, mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+		close(entered)
+		<-release
+		return mcp.NewToolResultText("slow-call-done"), nil
+	})
+	var inflight sync.WaitGroup
+	m := NewMCP([]*policy.Exposed{slow}, Options{Name: "test", Version: "0", Inflight: &inflight})
+	h := NewHTTP(m, HTTPOptions{MaxBodyBytes: 1 << 20, Inflight: &inflight})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	served := make(chan error, 1)
+	go func() { served <- h.Serve(ctx, ln, 10*time.Second, discardLogger()) }()
+	base := "http://" + ln.Addr().String()
+
+	stream, err := http.Get(base + "/sse")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stream.Body.Close()
+	events := make(chan string, 16)
+	go func() {
+		defer close(events)
+		sc := bufio.NewScanner(stream.Body)
+		for sc.Scan() {
+			if data, ok := strings.CutPrefix(sc.Text(), "data: "); ok {
+				events <- data
+			}
+		}
+	}()
+	endpoint := <-events
+	if !strings.Contains(endpoint, "sessionId=") {
+		t.Fatalf("first event %q, want the message endpoint", endpoint)
+	}
+	if !strings.HasPrefix(endpoint, "http") {
+		endpoint = base + endpoint
+	}
+	body := `{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"helpdesk_slow"}}`
+	resp, err := http.Post(endpoint, "application/json", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	<-entered
+	cancel()
+	select {
+	case err := <-served:
+		t.Fatalf("Serve returned (%v) while a call was running", err)
+	case <-time.After(100 * time.Millisecond):
+	}
+	close(release)
+	got := false
+	for e := range events {
+		if strings.Contains(e, "slow-call-done") {
+			got = true
+		}
+	}
+	if !got {
+		t.Fatal("the stream closed without the running call's result")
+	}
+	if err := <-served; err != nil {
+		t.Fatalf("Serve: %v", err)
+	}
+}
