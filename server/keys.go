@@ -282,8 +282,7 @@ func (k *Keys) requireClient(open func() bool, next http.Handler) http.Handler {
 			next.ServeHTTP(w, r.WithContext(WithCaller(r.Context(), integrations.Caller{})))
 			return
 		}
-		key, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-		key = strings.TrimSpace(key)
+		key, ok := bearer(r.Header.Get("Authorization"))
 		var caller integrations.Caller
 		if ok {
 			caller, ok = k.lookup(r.Context(), key)
@@ -311,4 +310,12 @@ func loopbackPeer(r *http.Request) bool {
 	}
 	ip := net.ParseIP(host)
 	return ip != nil && ip.IsLoopback()
+}
+
+// bearer returns the token of an "Authorization: Bearer <token>" header (the
+// scheme is case-insensitive, RFC 9110 §11.1).
+func bearer(header string) (string, bool) {
+	scheme, token, _ := strings.Cut(header, " ")
+	token = strings.TrimSpace(token)
+	return token, strings.EqualFold(scheme, "Bearer") && token != ""
 }

@@ -10,6 +10,11 @@ import (
 // checkOrigin refuses browser requests from foreign origins (DNS rebinding
 // and cross-site requests). Requests without Origin (every non-browser MCP
 // client) pass; loopback origins and the configured ones pass.
+//
+// The other half of DNS-rebinding protection, a loopback connection with a
+// non-loopback Host gets 403, is done by mcp-go's streamable HTTP and SSE
+// handlers (on by default; WithDisableLocalhostProtection would turn it off).
+// TestHostCheck pins it.
 func checkOrigin(allowed []string, next http.Handler) http.Handler {
 	ok := map[string]bool{}
 	for _, o := range allowed {
@@ -38,7 +43,9 @@ func loopbackOrigin(origin string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
-// limitBody caps request bodies; a larger one fails to decode and is refused.
+// limitBody caps request bodies at max bytes. A body whose Content-Length is
+// over the cap gets 413 at once; one sent without a length (chunked) is cut
+// while it is read: reading past max fails, and the handler refuses it.
 func limitBody(max int64, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.ContentLength > max {

@@ -93,6 +93,37 @@ func TestOriginAndBodyLimits(t *testing.T) {
 			}
 		})
 	}
+	// A body sent without Content-Length (chunked) is cut by the streaming
+	// limit; the server refuses it and goes on serving.
+	chunked := func(body string) (int, string, error) {
+		// io.MultiReader hides the length: the client streams it chunked.
+		req, _ := http.NewRequest("POST", srv.BaseURL+"/mcp", io.MultiReader(strings.NewReader(body)))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Accept", "application/json, text/event-stream")
+		if req.ContentLength != 0 || req.GetBody != nil {
+			t.Fatalf("the request has a length (%d): not chunked", req.ContentLength)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return 0, "", err
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b), nil
+	}
+	over := `{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"raw","version":"1"},"pad":"` + strings.Repeat("x", 20000) + `"}}`
+	if code, body, err := chunked(over); err == nil && (code < 400 || strings.Contains(body, `"result"`)) {
+		t.Fatalf("chunked body over the cap: %d %s", code, body)
+	} else {
+		t.Logf("chunked body over the cap: %d %.120s %v", code, body, err)
+	}
+	if code, body, err := chunked(initBody); err != nil || code != 200 || !strings.Contains(body, `"result"`) {
+		t.Fatalf("chunked body within the cap, after one over it: %d %s %v", code, body, err)
+	}
+	if r := post(t, srv.BaseURL+"/mcp", initBody, nil); r.StatusCode != 200 {
+		t.Fatalf("after a chunked body over the cap: %d", r.StatusCode)
+	}
+
 	// A foreign Host on loopback is DNS rebinding too.
 	req, _ := http.NewRequest("POST", srv.BaseURL+"/mcp", strings.NewReader(initBody))
 	req.Host = "attacker.example"

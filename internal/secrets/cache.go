@@ -33,12 +33,16 @@ type cacheEntry struct {
 	at  time.Time
 }
 
-// NewCache wraps src. logger may be nil.
-func NewCache(src Source, ttl, staleIfError time.Duration, logger *slog.Logger) *Cache {
+// NewCache wraps src. logger may be nil. now is the clock that ages values;
+// nil means time.Now (tests pass their own, to step over a TTL at once).
+func NewCache(src Source, ttl, staleIfError time.Duration, logger *slog.Logger, now func() time.Time) *Cache {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	return &Cache{src: src, ttl: ttl, stale: staleIfError, log: logger, now: time.Now, entries: map[string]cacheEntry{}}
+	if now == nil {
+		now = time.Now
+	}
+	return &Cache{src: src, ttl: ttl, stale: staleIfError, log: logger, now: now, entries: map[string]cacheEntry{}}
 }
 
 // Get returns the value of ref from the cache or the wrapped Source.

@@ -35,3 +35,33 @@ func TestRedactorBlanksEverySpelling(t *testing.T) {
 		t.Error("a nil Redactor must be a no-op")
 	}
 }
+
+// An upstream that writes JSON without HTML escaping (Go's json.Encoder with
+// SetEscapeHTML(false), most non-Go encoders) echoes `"` as \" but < and &
+// as they are.
+func TestRedactorJSONWithoutHTMLEscaping(t *testing.T) {
+	const secret = `pa&ss<wo>rd"42 x`
+	var r Redactor
+	r.Add(secret)
+	echoed := `{"echo":"pa&ss<wo>rd\"42 x"}`
+	if got := r.Redact(echoed); strings.Contains(got, "ss<wo") {
+		t.Errorf("not redacted: %q", got)
+	}
+}
+
+// Four bytes is the shortest spelling blanked; the longest is reported.
+func TestRedactorShortestAndLongest(t *testing.T) {
+	var r Redactor
+	r.AddForm("abcd")
+	r.AddForm("xyz")
+	r.AddForm("abcd") // once only
+	if got := r.Redact("abcd xyz"); got != "[redacted] xyz" {
+		t.Errorf("Redact = %q", got)
+	}
+	if n := r.Longest(); n != 4 {
+		t.Errorf("Longest = %d, want 4", n)
+	}
+	if len(r.forms) != 2 {
+		t.Errorf("forms = %q", r.forms)
+	}
+}

@@ -53,6 +53,9 @@ type Options struct {
 	Auth          Auth
 	CacheTTL      time.Duration // 0: read Vault on every Get
 	StaleIfError  time.Duration // 0: off; else serve a value read at most this long ago while Vault is unavailable
+	// Now is the clock that ages cached values (CacheTTL, StaleIfError);
+	// nil means time.Now. Tests set it to step over a TTL without sleeping.
+	Now func() time.Time
 	// Getenv reads VAULT_ADDR (when Address is empty) and VAULT_TOKEN (when
 	// the token method has neither Token nor TokenFile). Nil reads nothing.
 	Getenv func(string) string
@@ -154,7 +157,7 @@ func New(ctx context.Context, opts Options, logger *slog.Logger) (*Source, error
 	if err := s.setupAuth(opts.Auth, getenv); err != nil {
 		return nil, err
 	}
-	s.cache = secrets.NewCache(secrets.SourceFunc(s.read), opts.CacheTTL, opts.StaleIfError, logger)
+	s.cache = secrets.NewCache(secrets.SourceFunc(s.read), opts.CacheTTL, opts.StaleIfError, logger, opts.Now)
 
 	if s.authFn != nil {
 		if err := s.relogin(ctx, 0); err != nil {

@@ -134,6 +134,7 @@ type proxy struct {
 	mu     sync.Mutex
 	counts map[string]int
 	fail   atomic.Bool  // answer 503 to everything
+	status atomic.Int32 // when set, answer every request with this status
 	delay  atomic.Int64 // nanoseconds to hold each request
 }
 
@@ -150,6 +151,12 @@ func newProxy(t *testing.T, target string) *proxy {
 		p.mu.Unlock()
 		if p.fail.Load() {
 			http.Error(w, `{"errors":["proxy says no"]}`, http.StatusServiceUnavailable)
+			return
+		}
+		if code := p.status.Load(); code != 0 {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(int(code))
+			_, _ = w.Write([]byte(`{"errors":["proxy answers ` + http.StatusText(int(code)) + `"]}`))
 			return
 		}
 		time.Sleep(time.Duration(p.delay.Load()))
@@ -208,19 +215,36 @@ func TestRotationWithoutCache(t *testing.T) {
 	}
 }
 
+// clock is a settable time for the cache (Options.Now).
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *clock) add(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
 func TestRotationWithCache(t *testing.T) {
 	e := start(t)
-	const ttl = 300 * time.Millisecond
-	s := e.source(vault.Options{CacheTTL: ttl})
+	clk := &clock{t: time.Unix(1e9, 0)}
+	s := e.source(vault.Options{CacheTTL: time.Minute, Now: clk.now})
 	e.v.Write("secret", "rot", map[string]any{"k": "one"})
 	mustGet(t, s, "vault:secret/rot#k", "one")
-	read := time.Now()
 	e.v.Write("secret", "rot", map[string]any{"k": "two"})
-	mustGet(t, s, "vault:secret/rot#k", "one")
-	if time.Since(read) >= ttl {
-		t.Skip("machine too slow to observe the cache before it expires")
-	}
-	time.Sleep(ttl)
+	mustGet(t, s, "vault:secret/rot#k", "one") // cached
+	clk.add(time.Minute - time.Nanosecond)
+	mustGet(t, s, "vault:secret/rot#k", "one") // still within the TTL
+	clk.add(time.Nanosecond)
+	mustGet(t, s, "vault:secret/rot#k", "two") // the TTL is over: read again
 	mustGet(t, s, "vault:secret/rot#k", "two")
 }
 
@@ -507,6 +531,43 @@ func TestStaleIfError(t *testing.T) {
 	_, err = get(t, stale, "vault:secret/y#k")
 	wantErr(t, err, secrets.ErrUnavailable)
 	e.noLeak(nil, "x-value", e.v.RootToken)
+}
+
+// StaleIfError covers an unreachable or failing Vault, nothing else: when
+// Vault answers that the request is bad or the secret may no longer be read,
+// the caller gets that answer, not the last value read.
+func TestStaleIfErrorOnlyWhenUnavailable(t *testing.T) {
+	e := start(t)
+	e.v.Write("secret", "x", map[string]any{"k": "x-value"})
+	e.v.WritePolicy("reader", `path "secret/x" { capabilities = ["read"] }`)
+	tok := e.v.Token(&api.TokenCreateRequest{Policies: []string{"reader"}})
+	p := newProxy(t, e.v.Addr)
+	s := e.source(vault.Options{Address: p.URL, Auth: vault.Auth{Token: tok}, StaleIfError: time.Hour})
+	mustGet(t, s, "vault:secret/x#k", "x-value")
+
+	p.status.Store(http.StatusBadRequest)
+	v, err := get(t, s, "vault:secret/x#k")
+	if err == nil || v != "" || errors.Is(err, secrets.ErrUnavailable) {
+		t.Fatalf("Vault answered 400: Get = %q, %v; want the error and no value", v, err)
+	}
+	p.status.Store(http.StatusInternalServerError)
+	mustGet(t, s, "vault:secret/x#k", "x-value") // Vault failing: stale
+	p.status.Store(0)
+	p.fail.Store(true)
+	mustGet(t, s, "vault:secret/x#k", "x-value") // unreachable: stale
+	p.fail.Store(false)
+
+	// The permission is withdrawn: denied, and forgotten.
+	e.v.WritePolicy("reader", `path "secret/other" { capabilities = ["read"] }`)
+	v, err = get(t, s, "vault:secret/x#k")
+	if v != "" {
+		t.Fatalf("denied, yet got %q", v)
+	}
+	wantErr(t, err, secrets.ErrDenied)
+	p.fail.Store(true)
+	_, err = get(t, s, "vault:secret/x#k")
+	wantErr(t, err, secrets.ErrUnavailable)
+	e.noLeak(nil, "x-value", tok)
 }
 
 func TestUnreachable(t *testing.T) {
