@@ -19,6 +19,14 @@ func (m *MCP) newCall(ctx context.Context, t *integrations.Tool, req mcp.CallToo
 	c.Notify = func(method string, params map[string]any) {
 		_ = srv.SendNotificationToClient(ctx, method, params)
 	}
+	if c.CanElicit && c.Session != "" {
+		// A handshake-era session can be sent elicitation/create during the
+		// call (an upstream MCP server's question, forwarded).
+		// The call's own context carries the session to ask.
+		c.Elicit = func(_ context.Context, p mcp.ElicitationParams) (*mcp.ElicitationResult, error) {
+			return srv.RequestElicitation(ctx, mcp.ElicitationRequest{Params: p})
+		}
+	}
 	return c
 }
 
