@@ -70,8 +70,8 @@ type Upstream struct {
 	client  *mcpclient.Client // nil while disconnected
 	tools   []*integrations.Tool
 	lastErr error
-	used    secrets.Redactor // credentials sent, scrubbed from results (under mu)
-	leftOut map[string]string // upstream tool → why it is not exposed (logged once; under mu)
+	used    secrets.Redactor                // credentials sent, scrubbed from results (under mu)
+	leftOut map[string]string               // upstream tool → why it is not exposed (logged once; under mu)
 	calls   map[*integrations.Call]struct{} // calls in flight, for requests from the upstream (under mu)
 
 	legacy       bool     // the upstream needs the handshake era (Run's goroutine only)
