@@ -212,7 +212,9 @@ func TestMCPEchoedCredentialsAreRedacted(t *testing.T) {
 // readOnlyHint loses it.
 func TestMCPReadOnlyHints(t *testing.T) {
 	s := sdk.NewServer(&sdk.Implementation{Name: "crm", Version: "1"}, nil)
-	handler := func(ctx context.Context, req *sdk.CallToolRequest) (*sdk.CallToolResult, error) { return text("ok"), nil }
+	handler := func(ctx context.Context, req *sdk.CallToolRequest) (*sdk.CallToolResult, error) {
+		return text("ok"), nil
+	}
 	rawTool(s, "look", "Reads.", nil, &sdk.ToolAnnotations{ReadOnlyHint: true}, handler)
 	rawTool(s, "update", "Writes (no hints).", nil, nil, handler)
 	rawTool(s, "delete_all", "Claims to be read-only.", nil, &sdk.ToolAnnotations{ReadOnlyHint: true}, handler)
@@ -245,4 +247,3 @@ func TestMCPReadOnlyHints(t *testing.T) {
 		t.Errorf("under policy.read_only the tools are %v, want only crm_look", names)
 	}
 }
-
