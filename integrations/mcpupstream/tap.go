@@ -54,6 +54,12 @@ func tapOf(i transport.Interface) *tap {
 
 func (t *tap) SendRequest(ctx context.Context, req transport.JSONRPCRequest) (*transport.JSONRPCResponse, error) {
 	resp, err := t.Interface.SendRequest(ctx, req)
+	if err == nil && req.Method == string(mcp.MethodServerDiscover) && refusedVersionItSupports(resp) {
+		// A server that refuses the version it then lists as supported
+		// (the conformance suite's request-metadata does, once) is asked
+		// again; mcp-go only retries with a different version.
+		resp, err = t.Interface.SendRequest(ctx, req)
+	}
 	if err != nil || resp == nil || resp.Error != nil {
 		return resp, err
 	}
@@ -81,6 +87,28 @@ func (t *tap) SendRequest(ctx context.Context, req transport.JSONRPCRequest) (*t
 		}
 	}
 	return resp, nil
+}
+
+// refusedVersionItSupports: an unsupported-protocol-version error whose
+// supported list holds the stateless-core revision switchboard asked for.
+func refusedVersionItSupports(resp *transport.JSONRPCResponse) bool {
+	if resp == nil || resp.Error == nil || resp.Error.Code != mcp.UNSUPPORTED_PROTOCOL_VERSION {
+		return false
+	}
+	b, err := json.Marshal(resp.Error.Data)
+	if err != nil {
+		return false
+	}
+	var data struct {
+		Supported []string `json:"supported"`
+	}
+	_ = json.Unmarshal(b, &data)
+	for _, v := range data.Supported {
+		if v == mcp.ProtocolVersion20260728 {
+			return true
+		}
+	}
+	return false
 }
 
 // schema returns the input schema the upstream sent for tool name, or nil.

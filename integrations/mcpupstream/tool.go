@@ -202,10 +202,18 @@ func (u *Upstream) call(ctx context.Context, h *handler, c *integrations.Call) (
 			return nil, integrations.Timeout(u.cfg.Name, u.cfg.Timeout, err)
 		case errors.Is(err, transport.ErrAuthorizationRequired) || errors.Is(err, transport.ErrUnauthorized):
 			return nil, integrations.CredentialsRefused(u.cfg.Name, err)
+		case errors.Is(err, errNoElicitation):
+			return nil, integrations.NeedsCaller(h.exposed, err)
 		case isProtocolError(err):
 			return nil, integrations.Refused(h.exposed, h.rename(u.redact(err.Error())), err)
 		}
-		u.markLost()
+		// Only a broken connection is reconnected; anything else (a multi
+		// round-trip that could not be completed, an answer mcp-go could
+		// not decode) fails this call alone.
+		var terr *transport.Error
+		if errors.As(err, &terr) {
+			u.markLost()
+		}
 		return nil, integrations.Unreachable(u.cfg.Name, err)
 	}
 	res = u.scrub(res)
