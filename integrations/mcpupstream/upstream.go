@@ -334,6 +334,14 @@ func (u *Upstream) connectWith(ctx context.Context, version string) error {
 		_ = c.Close()
 		return fmt.Errorf("handshake with %s: %w", u.where(), err)
 	}
+	if version == "" && !mcp.IsModernProtocol(c.ProtocolVersion()) && u.streamable() {
+		// mcp-go fell back to the handshake on its own, on a transport
+		// built for the stateless core: without the standalone GET stream,
+		// the upstream's list_changed and its requests outside a call
+		// (roots/list) would never arrive. Connect again for the handshake.
+		_ = c.Close()
+		return fmt.Errorf("%w: %s answered with the handshake", errNotStateless, u.where())
+	}
 	// Only an upstream that declared tools.listChanged is asked for
 	// notifications; one that answers "method not found" sends none, and is
 	// not reconnected to for it.
@@ -370,6 +378,12 @@ func (u *Upstream) connectWith(ctx context.Context, version string) error {
 	return nil
 }
 
+// streamable: the upstream is reached over streamable HTTP (not stdio, not
+// legacy SSE).
+func (u *Upstream) streamable() bool {
+	return u.cfg.URL != "" && !(u.cfg.Transport == "sse" || (u.cfg.Transport == "" && strings.HasSuffix(strings.TrimRight(u.cfg.URL, "/"), "/sse")))
+}
+
 func (u *Upstream) where() string {
 	if u.cfg.URL != "" {
 		return u.cfg.URL
@@ -396,7 +410,7 @@ func (u *Upstream) transport(ctx context.Context, legacy bool) (transport.Interf
 		return transport.NewStdioWithOptions(u.cfg.Command[0], env, u.cfg.Command[1:],
 			transport.WithCommandFunc(spawn), transport.WithCommandStderrWriter(stderr), transport.WithCommandLogger(u.log)), nil
 	}
-	if u.cfg.Transport == "sse" || (u.cfg.Transport == "" && strings.HasSuffix(strings.TrimRight(u.cfg.URL, "/"), "/sse")) {
+	if !u.streamable() {
 		return transport.NewSSE(u.cfg.URL, transport.WithHTTPClient(u.http), transport.WithSSELogger(u.log))
 	}
 	opts := []transport.StreamableHTTPCOption{transport.WithHTTPBasicClient(u.http), transport.WithHTTPLogger(u.log)}
