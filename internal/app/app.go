@@ -79,7 +79,7 @@ func Open(ctx context.Context, src Source, opts Options) (*App, error) {
 // New builds the App for a config that was already loaded (validate parses
 // the file once, then tests connections with the same config).
 func New(ctx context.Context, cfg *configs.Config, opts Options) (*App, error) {
-	return build(ctx, &loaded{cfg: cfg}, withDefaults(opts))
+	return build(ctx, &loaded{cfg: cfg, close: func() {}}, withDefaults(opts))
 }
 
 func withDefaults(opts Options) Options {
