@@ -347,7 +347,10 @@ func (u *Upstream) connectWith(ctx context.Context, version string) error {
 	// not reconnected to for it.
 	if mcp.IsModernProtocol(c.ProtocolVersion()) && res.Capabilities.Tools != nil && res.Capabilities.Tools.ListChanged {
 		stop, err := c.ListenAsync(ctx, mcp.SubscriptionFilter{ToolsListChanged: true}, func(err error) {
-			if errors.Is(err, mcp.ErrMethodNotFound) {
+			var unsupported mcp.UnsupportedProtocolVersionError
+			if errors.Is(err, mcp.ErrMethodNotFound) || errors.As(err, &unsupported) {
+				// No notifications from this upstream (one that refuses the
+				// version is spoken to with the handshake: connect sees it too).
 				u.log.Info("upstream does not support subscriptions/listen; its tool list is read at each connection", "error", err)
 				return
 			}
