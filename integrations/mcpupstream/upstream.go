@@ -347,6 +347,9 @@ func (u *Upstream) connectWith(ctx context.Context, version string) error {
 	// not reconnected to for it.
 	if mcp.IsModernProtocol(c.ProtocolVersion()) && res.Capabilities.Tools != nil && res.Capabilities.Tools.ListChanged {
 		stop, err := c.ListenAsync(ctx, mcp.SubscriptionFilter{ToolsListChanged: true}, func(err error) {
+			if ctx.Err() != nil || u.current() != c {
+				return // this connection is being closed (or was never kept)
+			}
 			var unsupported mcp.UnsupportedProtocolVersionError
 			if errors.Is(err, mcp.ErrMethodNotFound) || errors.As(err, &unsupported) {
 				// No notifications from this upstream (one that refuses the
