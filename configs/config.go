@@ -140,6 +140,9 @@ type Integration struct {
 	Transport string            `yaml:"transport" validate:"omitempty,oneof=streamable sse stdio"`
 	Command   []string          `yaml:"command"`
 	Env       map[string]string `yaml:"env"`
+	// Response caps what the model receives of an upstream MCP tool's
+	// result (max_bytes, default DefaultMaxBytes); http tools set it per tool.
+	Response *MCPResponse `yaml:"response"`
 
 	// Tools is a list of tool definitions for type http and an
 	// include/exclude/confirm filter for type mcp.
@@ -218,6 +221,11 @@ type Response struct {
 // Program is the jq program, compiled when the config was validated (nil
 // without jq).
 func (r Response) Program() *gojq.Code { return r.code }
+
+// MCPResponse caps the results of an mcp integration's tools.
+type MCPResponse struct {
+	MaxBytes Size `yaml:"max_bytes" validate:"gte=0"`
+}
 
 // Confirm makes a tool require the user's confirmation.
 type Confirm struct {

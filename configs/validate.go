@@ -274,6 +274,9 @@ func (c *checker) checkMCP(p string, in Integration) {
 	if in.BaseURL != "" {
 		c.add(p+".base_url", "base_url is for http integrations; an mcp integration uses url or command")
 	}
+	if in.Response != nil && in.Response.MaxBytes < 0 {
+		c.add(p+".response.max_bytes", "must not be negative")
+	}
 	if len(in.Tools.List) > 0 {
 		c.add(p+".tools", "an mcp integration's tools are discovered: use include/exclude/confirm globs, not a list")
 	}
@@ -298,6 +301,9 @@ func (c *checker) checkHTTP(p string, in Integration, exposed map[string]string)
 	}
 	if in.URL != "" || len(in.Command) > 0 {
 		c.add(p, "url and command are for mcp integrations")
+	}
+	if in.Response != nil {
+		c.add(p+".response", "an http integration sets response on each tool")
 	}
 	if in.Tools.Filter != nil {
 		c.add(p+".tools", "an http integration lists its tools (- name: ...)")

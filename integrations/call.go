@@ -2,6 +2,7 @@ package integrations
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -40,6 +41,10 @@ type Call struct {
 	// Notify sends a notification to the calling client; nil when there is
 	// no client to tell (the command line).
 	Notify func(method string, params map[string]any)
+	// Elicit puts a question to the person on the line through the calling
+	// client (an upstream MCP server's elicitation, forwarded); nil when the
+	// client cannot be asked during a call.
+	Elicit func(ctx context.Context, p mcp.ElicitationParams) (*mcp.ElicitationResult, error)
 	// IdempotencyKey is set by policy on a confirmed call; integrations send
 	// it upstream so that a replay cannot act twice.
 	IdempotencyKey string

@@ -170,6 +170,12 @@ func Refused(integration, detail string, cause error) *Error {
 	return Errorf(KindUpstream, cause, "%s refused the call: %s", integration, Clip(detail, 200))
 }
 
+// NeedsCaller: an upstream MCP server asked, during the call, a question
+// that switchboard could not put to the caller (the client cannot be asked).
+func NeedsCaller(tool string, cause error) *Error {
+	return Errorf(KindUpstream, cause, "%s needs an answer from the caller that cannot be asked for over this connection, so it was not done. Tell the caller it cannot be done right now.", tool)
+}
+
 // Clip collapses whitespace and cuts s to at most n bytes on a rune
 // boundary, marking the cut.
 func Clip(s string, n int) string {

@@ -10,9 +10,6 @@ import (
 // ({"traceparent": …, "tracestate": …}) for a request to an upstream MCP
 // server, so the upstream continues switchboard's trace; nil when ctx has no
 // sampled span (tracing off). It carries ids only, never a value of the call.
-//
-// For the mcpupstream owner: merge it into out.Params.Meta.AdditionalFields
-// in Upstream.call (tool.go) beside idempotencyKey.
 func TraceMeta(ctx context.Context) map[string]any {
 	carrier := propagation.MapCarrier{}
 	propagation.TraceContext{}.Inject(ctx, carrier)

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"time"
 
 	"github.com/mark3labs/mcp-go/mcp"
 	mcpserver "github.com/mark3labs/mcp-go/server"
@@ -17,7 +18,17 @@ func (m *MCP) newCall(ctx context.Context, t *integrations.Tool, req mcp.CallToo
 	c := NewCall(ctx, t, req)
 	srv := m.MCPServer
 	c.Notify = func(method string, params map[string]any) {
-		_ = srv.SendNotificationToClient(ctx, method, params)
+		if srv.SendNotificationToClient(ctx, method, params) == nil {
+			settle(ctx)
+		}
+	}
+	if c.CanElicit && c.Session != "" {
+		// A handshake-era session can be sent elicitation/create during the
+		// call (an upstream MCP server's question, forwarded).
+		// The call's own context carries the session to ask.
+		c.Elicit = func(_ context.Context, p mcp.ElicitationParams) (*mcp.ElicitationResult, error) {
+			return srv.RequestElicitation(ctx, mcp.ElicitationRequest{Params: p})
+		}
 	}
 	return c
 }
@@ -86,3 +97,25 @@ func callerFrom(ctx context.Context) integrations.Caller {
 	c, _ := ctx.Value(callerKey{}).(integrations.Caller)
 	return c
 }
+
+// settle waits, briefly, until the transport has taken the notifications
+// queued for the session off its queue, and a moment more for it to write
+// them. mcp-go's streamable HTTP handler drops a notification it takes off
+// the queue after it began writing the response, so the last progress of an
+// upstream call, forwarded just before the call returns, was sometimes lost
+// (issue 14, 4). Notify runs on the goroutine that forwards the upstream's
+// messages, so the upstream's result waits too.
+func settle(ctx context.Context) {
+	s := mcpserver.ClientSessionFromContext(ctx)
+	if s == nil {
+		return
+	}
+	ch := s.NotificationChannel()
+	for deadline := time.Now().Add(50 * time.Millisecond); len(ch) > 0 && time.Now().Before(deadline); {
+		time.Sleep(50 * time.Microsecond)
+	}
+	time.Sleep(settleWrite)
+}
+
+// settleWrite is how long settle leaves the transport to write what it took.
+const settleWrite = 500 * time.Microsecond

@@ -294,3 +294,5 @@ func (t *tool) transportError(ctx context.Context, err error) error {
 	}
 	return integrations.Unreachable(t.integ.Name, detail)
 }
+
+var _ integrations.ArgsValidator = (*tool)(nil)

@@ -125,16 +125,9 @@ func (t *tool) result(v any, maxBytes int64, used *secrets.Redactor) *mcp.CallTo
 // textResult cuts text to maxBytes on a rune boundary and says so, and
 // scrubs every secret used for the call from what the upstream echoed.
 func textResult(text string, truncated bool, maxBytes int64, used *secrets.Redactor) *mcp.CallToolResult {
-	text = used.Redact(text)
-	if int64(len(text)) > maxBytes {
-		cut := int(maxBytes)
-		for cut > 0 && !utf8.RuneStart(text[cut]) {
-			cut--
-		}
-		text, truncated = text[:cut], true
-	}
-	if truncated {
-		text += fmt.Sprintf("\n[truncated: the reply was longer than %d bytes]", maxBytes)
+	text, cut := integrations.CutText(used.Redact(text), maxBytes)
+	if truncated || cut {
+		text += integrations.TruncationNote(maxBytes)
 	}
 	return mcp.NewToolResultText(text)
 }

@@ -1,26 +1,37 @@
 package mcpupstream
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"regexp"
+	"sort"
+	"strings"
+	"time"
 
 	"github.com/mark3labs/mcp-go/client/transport"
 	"github.com/mark3labs/mcp-go/mcp"
+	"github.com/santhosh-tekuri/jsonschema/v6"
 
+	"github.com/switchboard-dev/switchboard/configs"
 	"github.com/switchboard-dev/switchboard/integrations"
 )
 
 // tool wraps one upstream tool as an integrations.Tool exposed under
-// <integration>_<name>. The upstream's schema, description and annotations
-// pass through; annotations can only be made stricter here (a tool under a
-// confirm glob is destructive), never looser.
-func (u *Upstream) tool(t mcp.Tool) *integrations.Tool {
+// <integration>_<name>. The upstream's schema (byte for byte, as it sent it),
+// description and annotations pass through; annotations can only be made
+// stricter here (a tool under a confirm glob is destructive), never looser.
+func (u *Upstream) tool(t mcp.Tool, rawSchema json.RawMessage) *integrations.Tool {
 	def := t
 	def.Name = u.cfg.Name + "_" + t.Name
 	def.Meta = nil
-	def.Execution = nil // tasks are not forwarded
+	def.Execution = nil // tasks are not forwarded (tools that require them are left out)
+	if len(rawSchema) > 0 {
+		def.InputSchema = mcp.ToolInputSchema{}
+		def.RawInputSchema = rawSchema
+	}
 	readOnly := t.Annotations.ReadOnlyHint != nil && *t.Annotations.ReadOnlyHint
 	it := &integrations.Tool{
 		Definition:  def,
@@ -33,18 +44,122 @@ func (u *Upstream) tool(t mcp.Tool) *integrations.Tool {
 		it.Definition.Annotations.ReadOnlyHint = mcp.ToBoolPtr(false)
 		it.Definition.Annotations.DestructiveHint = mcp.ToBoolPtr(true)
 	}
-	upstreamName := t.Name
-	it.Handler = integrations.HandlerFunc(func(ctx context.Context, c *integrations.Call) (*mcp.CallToolResult, error) {
-		return u.call(ctx, upstreamName, c)
-	})
+	h := &handler{u: u, name: t.Name, exposed: def.Name}
+	if len(rawSchema) > 0 {
+		h.schema = u.compileSchema(t.Name, rawSchema)
+	}
+	it.Handler = h
 	return it
+}
+
+// handler forwards calls of one upstream tool. It validates arguments
+// against the upstream's own input schema first (also for policy, before a
+// caller is asked to confirm), when that schema compiles.
+type handler struct {
+	u       *Upstream
+	name    string // the upstream's
+	exposed string
+	schema  *jsonschema.Schema // nil: no pre-validation
+}
+
+func (h *handler) Call(ctx context.Context, c *integrations.Call) (*mcp.CallToolResult, error) {
+	if err := h.ValidateArgs(c); err != nil {
+		return nil, err
+	}
+	return h.u.call(ctx, h, c)
+}
+
+// ValidateArgs checks the call's arguments against the upstream's input
+// schema and sends nothing.
+func (h *handler) ValidateArgs(c *integrations.Call) error {
+	if h.schema == nil {
+		return nil
+	}
+	err := h.schema.Validate(jsonValue(c.Args))
+	var ve *jsonschema.ValidationError
+	if err == nil || !errors.As(err, &ve) {
+		return nil
+	}
+	var problems []string
+	var walk func(o jsonschema.OutputUnit)
+	walk = func(o jsonschema.OutputUnit) {
+		if o.Error != nil && len(o.Errors) == 0 {
+			where := strings.TrimPrefix(strings.ReplaceAll(o.InstanceLocation, "/", "."), ".")
+			if where == "" {
+				problems = append(problems, o.Error.String())
+			} else {
+				problems = append(problems, where+": "+o.Error.String())
+			}
+		}
+		for _, e := range o.Errors {
+			walk(e)
+		}
+	}
+	walk(*ve.BasicOutput())
+	if len(problems) == 0 {
+		problems = []string{ve.Error()}
+	}
+	sort.Strings(problems)
+	return integrations.InvalidArgs(h.exposed, dedupe(problems))
+}
+
+func dedupe(s []string) []string {
+	out := s[:0]
+	for i, v := range s {
+		if i == 0 || v != s[i-1] {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// jsonValue is v as the schema validator reads JSON: json.Number numbers,
+// maps and slices of any. Arguments decoded at the edge already are.
+func jsonValue(v map[string]any) any {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return v
+	}
+	out, err := jsonschema.UnmarshalJSON(bytes.NewReader(b))
+	if err != nil {
+		return v
+	}
+	return out
+}
+
+// compileSchema compiles an upstream tool's input schema once, at
+// discovery. A schema that does not compile (or refers to documents
+// elsewhere) means no pre-validation: the upstream still validates.
+func (u *Upstream) compileSchema(name string, raw json.RawMessage) *jsonschema.Schema {
+	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(raw))
+	if err == nil {
+		c := jsonschema.NewCompiler()
+		c.UseLoader(noLoader{})
+		const loc = "mcp://upstream/input-schema.json"
+		if err = c.AddResource(loc, doc); err == nil {
+			var s *jsonschema.Schema
+			if s, err = c.Compile(loc); err == nil {
+				return s
+			}
+		}
+	}
+	u.log.Warn("upstream tool's input schema does not compile; its arguments are checked by the upstream only", "tool", name, "error", err)
+	return nil
+}
+
+// noLoader refuses to fetch a referenced schema: validation never reaches
+// out of the process.
+type noLoader struct{}
+
+func (noLoader) Load(url string) (any, error) {
+	return nil, fmt.Errorf("schema %s is not loaded (no remote references)", url)
 }
 
 // call forwards one call with the integration's timeout. The arguments go
 // out exactly as the client sent them (json.Number keeps every digit). A
 // credential that cannot be read stops the call before anything is sent. A
 // transport failure marks the connection lost, so the supervisor reconnects.
-func (u *Upstream) call(ctx context.Context, name string, c *integrations.Call) (*mcp.CallToolResult, error) {
+func (u *Upstream) call(ctx context.Context, h *handler, c *integrations.Call) (*mcp.CallToolResult, error) {
 	mc := u.current()
 	if mc == nil {
 		return nil, integrations.Reconnecting(u.cfg.Name, u.lastError())
@@ -52,18 +167,36 @@ func (u *Upstream) call(ctx context.Context, name string, c *integrations.Call) 
 	parent := ctx
 	ctx, cancel := context.WithTimeout(ctx, u.cfg.Timeout)
 	defer cancel()
+	// Requests the upstream sends while this call runs (an elicitation)
+	// find the call through the request's context (HTTP) or, when only one
+	// call is in flight, through the list of calls (stdio).
+	ctx = context.WithValue(ctx, callKey{}, c)
+	u.track(c, true)
+	defer u.track(c, false)
 	var out mcp.CallToolRequest
-	out.Params.Name = name
+	out.Params.Name = h.name
 	out.Params.Arguments = c.Args
 	out.Params.Meta = &mcp.Meta{}
-	if c.IdempotencyKey != "" {
-		out.Params.Meta.AdditionalFields = map[string]any{"idempotencyKey": c.IdempotencyKey}
+	// The upstream continues switchboard's trace (traceparent in _meta, as
+	// the MCP trace-context convention has it) and sees the confirmation.
+	if meta := integrations.TraceMeta(ctx); meta != nil || c.IdempotencyKey != "" {
+		if meta == nil {
+			meta = map[string]any{}
+		}
+		if c.IdempotencyKey != "" {
+			meta["idempotencyKey"] = c.IdempotencyKey
+		}
+		out.Params.Meta.AdditionalFields = meta
 	}
 	if c.ProgressToken != nil {
 		token := u.progressToken()
 		out.Params.Meta.ProgressToken = token
 		u.progress.Store(token, c)
-		defer u.progress.Delete(token)
+		// mcp-go delivers notifications of one stream in order, before the
+		// response; a handshake-era upstream may send the last one on its
+		// standalone stream instead, racing the response: keep forwarding a
+		// moment after the call ends.
+		defer time.AfterFunc(progressGrace, func() { u.progress.Delete(token) })
 	}
 	res, err := mc.CallTool(ctx, out)
 	if err != nil {
@@ -77,13 +210,87 @@ func (u *Upstream) call(ctx context.Context, name string, c *integrations.Call) 
 			return nil, integrations.Timeout(u.cfg.Name, u.cfg.Timeout, err)
 		case errors.Is(err, transport.ErrAuthorizationRequired) || errors.Is(err, transport.ErrUnauthorized):
 			return nil, integrations.CredentialsRefused(u.cfg.Name, err)
+		case errors.Is(err, errNoElicitation):
+			return nil, integrations.NeedsCaller(h.exposed, err)
 		case isProtocolError(err):
-			return nil, integrations.Refused(u.cfg.Name, err.Error(), err)
+			return nil, integrations.Refused(h.exposed, h.rename(u.redact(err.Error())), err)
 		}
-		u.markLost()
+		// Only a broken connection is reconnected; anything else (a multi
+		// round-trip that could not be completed, an answer mcp-go could
+		// not decode) fails this call alone.
+		var terr *transport.Error
+		if errors.As(err, &terr) {
+			u.markLost()
+		}
 		return nil, integrations.Unreachable(u.cfg.Name, err)
 	}
-	return u.scrub(res), nil
+	res = u.scrub(res)
+	if res.IsError {
+		h.renameIn(res)
+	}
+	return integrations.CapResult(res, u.maxBytes()), nil
+}
+
+// progressGrace is how long progress of a finished call is still forwarded.
+const progressGrace = 2 * time.Second
+
+func (u *Upstream) maxBytes() int64 {
+	if r := u.cfg.Response; r != nil && r.MaxBytes > 0 {
+		return int64(r.MaxBytes)
+	}
+	return int64(configs.DefaultMaxBytes)
+}
+
+// rename replaces the upstream's own tool name in a text the model will
+// read with the exposed name, the only one the model knows.
+func (h *handler) rename(s string) string {
+	re := regexp.MustCompile(`(^|[^A-Za-z0-9_-])` + regexp.QuoteMeta(h.name) + `($|[^A-Za-z0-9_-])`)
+	for i := 0; i < 3 && re.MatchString(s); i++ { // adjacent matches share a separator
+		s = re.ReplaceAllString(s, "${1}"+h.exposed+"${2}")
+	}
+	return s
+}
+
+// renameIn applies rename to the text of an error result.
+func (h *handler) renameIn(res *mcp.CallToolResult) {
+	for i, c := range res.Content {
+		if tc, ok := c.(mcp.TextContent); ok {
+			tc.Text = h.rename(tc.Text)
+			res.Content[i] = tc
+		}
+	}
+}
+
+type callKey struct{}
+
+func (u *Upstream) track(c *integrations.Call, on bool) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if u.calls == nil {
+		u.calls = map[*integrations.Call]struct{}{}
+	}
+	if on {
+		u.calls[c] = struct{}{}
+	} else {
+		delete(u.calls, c)
+	}
+}
+
+// callFor finds the call an upstream's request belongs to: the one whose
+// context it came with, else the only call in flight.
+func (u *Upstream) callFor(ctx context.Context) *integrations.Call {
+	if c, ok := ctx.Value(callKey{}).(*integrations.Call); ok {
+		return c
+	}
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if len(u.calls) != 1 {
+		return nil
+	}
+	for c := range u.calls {
+		return c
+	}
+	return nil
 }
 
 // progressToken is a fresh token for one forwarded call, so that progress of
@@ -120,6 +327,12 @@ func (u *Upstream) lastError() error {
 	return u.lastErr
 }
 
+func (u *Upstream) redact(s string) string {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return u.used.Redact(s)
+}
+
 // scrub removes any credential switchboard sent upstream, in any spelling,
 // from what came back; structured content that holds one is dropped.
 func (u *Upstream) scrub(res *mcp.CallToolResult) *mcp.CallToolResult {
@@ -138,3 +351,5 @@ func (u *Upstream) scrub(res *mcp.CallToolResult) *mcp.CallToolResult {
 	}
 	return res
 }
+
+var _ integrations.ArgsValidator = (*handler)(nil)

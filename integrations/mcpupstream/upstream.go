@@ -9,6 +9,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -69,10 +70,13 @@ type Upstream struct {
 	client  *mcpclient.Client // nil while disconnected
 	tools   []*integrations.Tool
 	lastErr error
-	used    secrets.Redactor // credentials sent, scrubbed from results (under mu)
+	used    secrets.Redactor                // credentials sent, scrubbed from results (under mu)
+	leftOut map[string]string               // upstream tool → why it is not exposed (logged once; under mu)
+	calls   map[*integrations.Call]struct{} // calls in flight, for requests from the upstream (under mu)
 
 	legacy       bool     // the upstream needs the handshake era (Run's goroutine only)
 	stopListen   func()   // ends the subscriptions/listen stream (Run's goroutine only)
+	tap          *tap     // the current connection's raw view of tools/list (under mu)
 	progress     sync.Map // upstream progress token → the *integrations.Call that asked for it
 	nextProgress atomic.Int64
 	lost         chan struct{} // a signal that the connection is gone
@@ -128,25 +132,46 @@ func New(in configs.Integration, deps Deps) (*Upstream, error) {
 	return u, nil
 }
 
-// Run keeps the upstream connected until ctx ends.
+// minBackoff is the first wait before reconnecting; it doubles up to
+// Deps.MaxBackoff.
+const minBackoff = 250 * time.Millisecond
+
+// Run keeps the upstream connected until ctx ends. Every path back to
+// connect waits the backoff: a failed attempt, and a connection that is lost
+// again before it has been up for MaxBackoff, so that an upstream that drops
+// every connection at once is not hammered.
 func (u *Upstream) Run(ctx context.Context) {
-	backoff := 250 * time.Millisecond
+	backoff := minBackoff
+	wait := func() {
+		select {
+		case <-ctx.Done():
+		case <-time.After(backoff):
+		}
+		backoff = min(backoff*2, u.deps.MaxBackoff)
+	}
 	for ctx.Err() == nil {
 		err := u.connect(ctx)
 		u.once.Do(func() { close(u.started) })
 		if err != nil {
 			u.setErr(err)
-			u.log.Warn("upstream MCP server unavailable; retrying", "error", err, "retry_in", backoff)
-			select {
-			case <-ctx.Done():
-			case <-time.After(backoff):
+			if ctx.Err() != nil {
+				break // shutting down is not a failure
 			}
-			backoff = min(backoff*2, u.deps.MaxBackoff)
+			u.log.Warn("upstream MCP server unavailable; retrying", "error", err, "retry_in", backoff)
+			wait()
 			continue
 		}
-		backoff = 250 * time.Millisecond
+		up := time.Now()
 		u.serve(ctx)
 		u.disconnect(errors.New("connection lost"))
+		if ctx.Err() != nil {
+			break
+		}
+		if time.Since(up) >= u.deps.MaxBackoff {
+			backoff = minBackoff
+		}
+		u.log.Info("reconnecting to upstream MCP server", "retry_in", backoff)
+		wait()
 	}
 	u.disconnect(errors.New("shutting down"))
 }
@@ -194,7 +219,9 @@ func (u *Upstream) serve(ctx context.Context) {
 			return
 		case <-u.refresh:
 			if err := u.discover(ctx); err != nil {
-				u.log.Warn("refreshing tools failed", "error", err)
+				if ctx.Err() == nil {
+					u.log.Warn("refreshing tools failed", "error", err)
+				}
 				return
 			}
 		case <-ping.C:
@@ -206,7 +233,9 @@ func (u *Upstream) serve(ctx context.Context) {
 			err := c.Ping(pctx)
 			cancel()
 			if err != nil {
-				u.log.Warn("upstream stopped answering", "error", err)
+				if ctx.Err() == nil {
+					u.log.Warn("upstream stopped answering", "error", err)
+				}
 				return
 			}
 		}
@@ -250,10 +279,10 @@ func (u *Upstream) connect(ctx context.Context) error {
 	if !u.legacy {
 		err := u.connectWith(ctx, "")
 		var unsupported mcp.UnsupportedProtocolVersionError
-		if !errors.As(err, &unsupported) {
+		if !errors.As(err, &unsupported) && !errors.Is(err, errNotStateless) {
 			return err
 		}
-		u.log.Info("upstream does not speak the stateless core; using the handshake", "supported", unsupported.Supported)
+		u.log.Info("upstream does not speak the stateless core; using the handshake", "supported", unsupported.Supported, "why", err)
 		u.legacy = true
 	}
 	return u.connectWith(ctx, legacyVersion)
@@ -267,7 +296,15 @@ func (u *Upstream) connectWith(ctx context.Context, version string) error {
 	if err != nil {
 		return err
 	}
-	var opts []mcpclient.ClientOption
+	tr = newTap(tr)
+	opts := []mcpclient.ClientOption{
+		// Requests from the upstream are always answered: an elicitation
+		// goes to the client of the call that caused it (or is refused at
+		// once), roots/list gets an empty list, sampling is refused by
+		// mcp-go (no handler, an error answer).
+		mcpclient.WithElicitationHandler(elicitForwarder{u}),
+		mcpclient.WithRootsHandler(noRoots{}),
+	}
 	if version != "" {
 		opts = append(opts, mcpclient.WithProtocolVersion(version))
 	}
@@ -292,12 +329,34 @@ func (u *Upstream) connectWith(ctx context.Context, version string) error {
 	c.OnConnectionLost(func(error) { u.markLost() })
 	var init mcp.InitializeRequest
 	init.Params.ClientInfo = mcp.Implementation{Name: "switchboard", Version: u.deps.Version}
-	if _, err := c.Initialize(cctx, init); err != nil {
+	res, err := c.Initialize(cctx, init)
+	if err != nil {
 		_ = c.Close()
 		return fmt.Errorf("handshake with %s: %w", u.where(), err)
 	}
-	if mcp.IsModernProtocol(c.ProtocolVersion()) {
+	if version == "" && !mcp.IsModernProtocol(c.ProtocolVersion()) && u.streamable() {
+		// mcp-go fell back to the handshake on its own, on a transport
+		// built for the stateless core: without the standalone GET stream,
+		// the upstream's list_changed and its requests outside a call
+		// (roots/list) would never arrive. Connect again for the handshake.
+		_ = c.Close()
+		return fmt.Errorf("%w: %s answered with the handshake", errNotStateless, u.where())
+	}
+	// Only an upstream that declared tools.listChanged is asked for
+	// notifications; one that answers "method not found" sends none, and is
+	// not reconnected to for it.
+	if mcp.IsModernProtocol(c.ProtocolVersion()) && res.Capabilities.Tools != nil && res.Capabilities.Tools.ListChanged {
 		stop, err := c.ListenAsync(ctx, mcp.SubscriptionFilter{ToolsListChanged: true}, func(err error) {
+			if ctx.Err() != nil || u.current() != c {
+				return // this connection is being closed (or was never kept)
+			}
+			var unsupported mcp.UnsupportedProtocolVersionError
+			if errors.Is(err, mcp.ErrMethodNotFound) || errors.As(err, &unsupported) {
+				// No notifications from this upstream (one that refuses the
+				// version is spoken to with the handshake: connect sees it too).
+				u.log.Info("upstream does not support subscriptions/listen; its tool list is read at each connection", "error", err)
+				return
+			}
 			u.log.Warn("subscriptions/listen stream ended", "error", err)
 			u.markLost()
 		})
@@ -309,6 +368,7 @@ func (u *Upstream) connectWith(ctx context.Context, version string) error {
 	}
 	u.mu.Lock()
 	u.client = c
+	u.tap = tapOf(tr)
 	u.lastErr = nil
 	u.mu.Unlock()
 	// Drain a stale signal from the previous connection.
@@ -322,6 +382,12 @@ func (u *Upstream) connectWith(ctx context.Context, version string) error {
 	}
 	u.log.Info("connected to upstream MCP server", "tools", len(u.Tools()))
 	return nil
+}
+
+// streamable: the upstream is reached over streamable HTTP (not stdio, not
+// legacy SSE).
+func (u *Upstream) streamable() bool {
+	return u.cfg.URL != "" && !(u.cfg.Transport == "sse" || (u.cfg.Transport == "" && strings.HasSuffix(strings.TrimRight(u.cfg.URL, "/"), "/sse")))
 }
 
 func (u *Upstream) where() string {
@@ -350,7 +416,7 @@ func (u *Upstream) transport(ctx context.Context, legacy bool) (transport.Interf
 		return transport.NewStdioWithOptions(u.cfg.Command[0], env, u.cfg.Command[1:],
 			transport.WithCommandFunc(spawn), transport.WithCommandStderrWriter(stderr), transport.WithCommandLogger(u.log)), nil
 	}
-	if u.cfg.Transport == "sse" || (u.cfg.Transport == "" && strings.HasSuffix(strings.TrimRight(u.cfg.URL, "/"), "/sse")) {
+	if !u.streamable() {
 		return transport.NewSSE(u.cfg.URL, transport.WithHTTPClient(u.http), transport.WithSSELogger(u.log))
 	}
 	opts := []transport.StreamableHTTPCOption{transport.WithHTTPBasicClient(u.http), transport.WithHTTPLogger(u.log)}
@@ -517,12 +583,25 @@ func (u *Upstream) discover(ctx context.Context) (err error) {
 	if err != nil {
 		return fmt.Errorf("list tools of %s: %w", u.where(), err)
 	}
+	u.mu.Lock()
+	raw := u.tap
+	u.mu.Unlock()
 	var tools []*integrations.Tool
 	for _, t := range res.Tools {
 		if !u.selected(t.Name) {
 			continue
 		}
-		tools = append(tools, u.tool(t))
+		if t.Execution != nil && t.Execution.TaskSupport == mcp.TaskSupportRequired {
+			// switchboard does not run task-augmented calls: such a tool
+			// would be listed and always fail.
+			u.leaveOut(t.Name, "it requires task-augmented calls (execution.taskSupport: required), which switchboard does not forward")
+			continue
+		}
+		var schema json.RawMessage
+		if raw != nil {
+			schema = raw.schema(t.Name)
+		}
+		tools = append(tools, u.tool(t, schema))
 	}
 	u.mu.Lock()
 	changed := !sameTools(u.tools, tools)
@@ -534,6 +613,20 @@ func (u *Upstream) discover(ctx context.Context) (err error) {
 		u.deps.OnChange(tools)
 	}
 	return nil
+}
+
+// leaveOut logs, once per tool and reason, a tool that is not exposed.
+func (u *Upstream) leaveOut(name, why string) {
+	u.mu.Lock()
+	if u.leftOut == nil {
+		u.leftOut = map[string]string{}
+	}
+	seen := u.leftOut[name] == why
+	u.leftOut[name] = why
+	u.mu.Unlock()
+	if !seen {
+		u.log.Warn("tool left out", "tool", name, "reason", why)
+	}
 }
 
 func (u *Upstream) selected(name string) bool {

@@ -61,10 +61,27 @@ func (a *App) ServeHTTP(ctx context.Context, ln net.Listener) error {
 }
 
 // ServeStdio serves MCP on stdin/stdout until ctx ends or stdin closes.
+//
+// A desktop client asks for tools/list once, right after it connects, and
+// many never ask again: so the first discovery of each upstream MCP server
+// is waited for (at most StdioDiscoveryWait, the upstreams connecting side by
+// side) before anything is read from stdin. Later changes are announced with
+// notifications/tools/list_changed.
 func (a *App) ServeStdio(ctx context.Context, stdin io.Reader, stdout io.Writer) error {
+	if len(a.current().upstreams) > 0 {
+		wctx, cancel := context.WithTimeout(ctx, StdioDiscoveryWait)
+		for name, err := range a.WaitUpstreams(wctx) {
+			a.log.Warn("upstream MCP server not discovered before serving; its tools are announced when it comes", "integration", name, "error", err)
+		}
+		cancel()
+	}
 	a.log.Info("serving over stdio", "tools", len(a.Tools()), "config_version", a.Version())
 	return server.ServeStdio(ctx, a.MCP, stdin, stdout, a.log)
 }
+
+// StdioDiscoveryWait bounds how long stdio serving waits for the first
+// discovery of the upstream MCP servers.
+const StdioDiscoveryWait = 10 * time.Second
 
 // Listen is the address serve listens on: the flag, else server.listen.
 func (a *App) Listen(flag string) string {

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	mcpgo "github.com/mark3labs/mcp-go/mcp"
+	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
 	collectortrace "go.opentelemetry.io/proto/otlp/collector/trace/v1"
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
 	"google.golang.org/protobuf/proto"
@@ -107,7 +108,7 @@ func attr(s *tracepb.Span, key string) string {
 func TestTraces(t *testing.T) {
 	rcv := newOTLPReceiver(t)
 	up := newUpstream(t)
-	_, crmSrv := crmUpstream(t, false)
+	crmSrv, crmMeta := tracedCRM(t)
 	cfg := testConfig(up.URL) + `
   - name: crm
     type: mcp
@@ -192,6 +193,15 @@ func TestTraces(t *testing.T) {
 	if string(post.ParentSpanId) != string(fwd.SpanId) {
 		t.Fatal("the upstream HTTP request is not a child of the forwarded call")
 	}
+	// The MCP upstream continues the trace from its request's _meta too.
+	select {
+	case tp := <-crmMeta:
+		if !strings.HasPrefix(tp, "00-"+trace2+"-") || !strings.Contains(tp, hex.EncodeToString(fwd.SpanId)) {
+			t.Fatalf("_meta.traceparent upstream = %q, want trace %s and the forwarded call's span %x", tp, trace2, fwd.SpanId)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the upstream's tools/call had no _meta.traceparent")
+	}
 
 	rcv.mu.Lock()
 	defer rcv.mu.Unlock()
@@ -202,4 +212,30 @@ func TestTraces(t *testing.T) {
 			}
 		}
 	}
+}
+
+// tracedCRM is the crm upstream (a go-sdk server) reporting the traceparent
+// in the _meta of each find_contact call it gets.
+func tracedCRM(t *testing.T) (*httptest.Server, <-chan string) {
+	seen := make(chan string, 16)
+	s := sdk.NewServer(&sdk.Implementation{Name: "crm", Version: "1"}, nil)
+	sdk.AddTool(s, &sdk.Tool{Name: "find_contact", Description: "Finds a contact by name.", Annotations: &sdk.ToolAnnotations{ReadOnlyHint: true}},
+		func(ctx context.Context, req *sdk.CallToolRequest, in contactArgs) (*sdk.CallToolResult, any, error) {
+			tp, _ := req.Params.Meta["traceparent"].(string)
+			select {
+			case seen <- tp:
+			default:
+			}
+			return &sdk.CallToolResult{Content: []sdk.Content{&sdk.TextContent{Text: "found " + in.Name}}}, nil, nil
+		})
+	h := sdk.NewStreamableHTTPHandler(func(*http.Request) *sdk.Server { return s }, nil)
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Authorization") != "Bearer "+upstreamToken {
+			http.Error(w, "unauthorized", http.StatusUnauthorized)
+			return
+		}
+		h.ServeHTTP(w, r)
+	}))
+	t.Cleanup(ts.Close)
+	return ts, seen
 }
