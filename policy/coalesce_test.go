@@ -2,6 +2,8 @@ package policy
 
 import (
 	"context"
+	"errors"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -146,5 +148,26 @@ func waitFor(t *testing.T, cond func() bool) {
 		if time.Now().After(deadline) {
 			t.Fatal("condition never held")
 		}
+	}
+}
+
+// A caller who hangs up hears that the call was cancelled, not that the tool
+// failed; a tool that fails for itself is not reported as cancelled.
+func TestCoalescedCallerWhoHangsUpIsToldCancelled(t *testing.T) {
+	h := &counting{gate: make(chan struct{}), started: make(chan struct{}, 1)}
+	f := newPhoneFixture(t, readTool(h), Deps{})
+	ctx, hangUp := context.WithCancel(context.Background())
+	got := make(chan *mcp.CallToolResult, 1)
+	go func() { r, _ := f.call(ctx, nil, nil); got <- r }()
+	<-h.started
+	hangUp()
+	if r := <-got; !r.IsError || text(r) != "The call to helpdesk was cancelled." {
+		t.Fatalf("the caller who hung up got %q", text(r))
+	}
+	broken := newPhoneFixture(t, readTool(integrations.HandlerFunc(func(context.Context, *integrations.Call) (*mcp.CallToolResult, error) {
+		return nil, errors.New("boom")
+	})), Deps{})
+	if r, _ := broken.call(context.Background(), nil, nil); !r.IsError || strings.Contains(text(r), "cancelled") {
+		t.Fatalf("a failing tool: %q", text(r))
 	}
 }

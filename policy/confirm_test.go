@@ -836,3 +836,30 @@ func TestElicitModeRefusesTokens(t *testing.T) {
 		t.Fatal("the token itself was not valid, so the elicit check proved nothing")
 	}
 }
+
+// No ttl in the config means the default two minutes.
+func TestConfirmationTTLDefault(t *testing.T) {
+	f := newFixture(t, configs.Policy{Confirmation: configs.Confirmation{Mode: "token"}}, "Refund {{.amount}}?", Deps{})
+	res := f.call(t, context.Background(), map[string]any{"order_id": "A-1", "amount": 1.5})
+	if got := res.StructuredContent.(map[string]any)["expires_in_seconds"]; got != 120 {
+		t.Fatalf("expires_in_seconds %v, want 120", got)
+	}
+}
+
+// The generic question reads a value of up to 80 characters whole, and
+// cuts a longer one to 77 plus "...".
+func TestGenericQuestionCutsLongValues(t *testing.T) {
+	cfg := tokenPolicy()
+	cfg.Rules = []configs.Rule{{Tools: []string{"pay_refund"}, Action: "confirm"}}
+	f := newFixture(t, cfg, "", Deps{})
+	ask := func(id string) string {
+		sc := f.call(t, context.Background(), map[string]any{"order_id": id, "amount": 1.5}).StructuredContent.(map[string]any)
+		return sc["message"].(string)
+	}
+	if msg := ask(strings.Repeat("x", 80)); !strings.Contains(msg, "order_id "+strings.Repeat("x", 80)+"?") {
+		t.Fatalf("80 characters: %q", msg)
+	}
+	if msg := ask(strings.Repeat("y", 81)); !strings.Contains(msg, "order_id "+strings.Repeat("y", 77)+"...?") {
+		t.Fatalf("81 characters: %q", msg)
+	}
+}

@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mark3labs/mcp-go/mcp"
+
 	"github.com/switchboard-dev/switchboard/integrations"
 	"github.com/switchboard-dev/switchboard/internal/state"
 )
@@ -204,4 +206,22 @@ func TestDedupeIsOffForReadOnlyTools(t *testing.T) {
 	if h.n.Load() != 2 {
 		t.Fatalf("runs = %d", h.n.Load())
 	}
+}
+
+// A caller of a dedupe tool who hangs up hears that the call was cancelled.
+func TestDedupeCallerWhoHangsUpIsToldCancelled(t *testing.T) {
+	h := &counting{gate: make(chan struct{}), started: make(chan struct{}, 1)}
+	f := newPhoneFixture(t, ticketTool(h, 30*time.Second), Deps{})
+	ctx, hangUp := context.WithCancel(context.Background())
+	got := make(chan *mcp.CallToolResult, 1)
+	go func() {
+		r, _ := f.call(ctx, map[string]any{"subject": "x"}, map[string]string{"call_id": "c-9"})
+		got <- r
+	}()
+	<-h.started
+	hangUp()
+	if r := <-got; !r.IsError || text(r) != "The call to helpdesk was cancelled." {
+		t.Fatalf("the caller who hung up got %q", text(r))
+	}
+	close(h.gate)
 }

@@ -107,3 +107,62 @@ func TestConcurrencyLimits(t *testing.T) {
 		t.Fatal("slots were not given back")
 	}
 }
+
+// server.call_rate_limit counts each phone call (call_id) on its own; a
+// call without one is not counted, and without the setting nothing is.
+func TestCallRateLimit(t *testing.T) {
+	callWith := func(tool *integrations.Tool, id string) *mcp.CallToolResult {
+		c := &integrations.Call{Tool: tool.Name(), Args: map[string]any{}, Caller: integrations.Caller{ClientID: "voice"}}
+		if id != "" {
+			c.Context = map[string]string{"call_id": id}
+		}
+		res, err := tool.Handler.Call(context.Background(), c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res
+	}
+	cfg := &configs.Config{Server: configs.Server{CallRateLimit: &configs.RateLimit{PerSecond: 0.001, Burst: 1}}}
+	tool := limitedTool(t, cfg, NewLimits(nil, nil), nil)
+	if res := callWith(tool, "c-1"); res.IsError {
+		t.Fatal(text(res))
+	}
+	if res := callWith(tool, "c-1"); !res.IsError || !strings.Contains(text(res), "during this phone call") {
+		t.Fatalf("second call of c-1: %q", text(res))
+	}
+	if res := callWith(tool, "c-2"); res.IsError {
+		t.Fatalf("another phone call was limited: %q", text(res))
+	}
+	for range 3 {
+		if res := callWith(tool, ""); res.IsError {
+			t.Fatalf("a call without call_id was counted: %q", text(res))
+		}
+	}
+	unlimited := limitedTool(t, &configs.Config{}, NewLimits(nil, nil), nil)
+	for range 3 {
+		if res := callWith(unlimited, "c-1"); res.IsError {
+			t.Fatalf("without call_rate_limit a call was limited: %q", text(res))
+		}
+	}
+}
+
+// A slot given back can be taken again, and nothing is kept for a key with
+// no call in flight.
+func TestConcurrencySlotsAreGivenBack(t *testing.T) {
+	l := NewLimits(nil, nil)
+	for range 3 {
+		release, ok := l.acquire("client:voice", 1)
+		if !ok {
+			t.Fatal("the only slot was not free again")
+		}
+		if _, ok := l.acquire("client:voice", 1); ok {
+			t.Fatal("a second slot of one was given")
+		}
+		release()
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if len(l.flight) != 0 {
+		t.Fatalf("keys kept with no call in flight: %v", l.flight)
+	}
+}
