@@ -16,7 +16,7 @@ import (
 	"github.com/switchboard-dev/switchboard/internal/app"
 )
 
-// The examples in deploy/ are checked against the binary: the container's
+// The examples in docs/deploy/ are checked against the binary: the container's
 // and the unit's arguments are accepted by serve's flag parsing, ports and
 // probe paths agree with each other and with the routes, and the
 // ConfigMap's config passes the loader.
@@ -85,7 +85,7 @@ func unmarshal(t *testing.T, js []byte, v any) {
 }
 
 func TestDeployKubernetes(t *testing.T) {
-	cfg, dep := checkKubernetes(t, "../../deploy/kubernetes")
+	cfg, dep := checkKubernetes(t, "../../docs/deploy/kubernetes")
 	if cfg.State.Backend != "memory" || dep.Spec.Replicas != 1 {
 		t.Fatalf("the single-server example runs %d replicas with state %s; its state is in memory, so one", dep.Spec.Replicas, cfg.State.Backend)
 	}
@@ -95,7 +95,7 @@ func TestDeployKubernetes(t *testing.T) {
 // example runs, the shared confirmation key from Vault, a disruption
 // budget that keeps two serving, and affinity for legacy SSE.
 func TestDeployKubernetesReplicas(t *testing.T) {
-	dir := "../../deploy/kubernetes/replicas"
+	dir := "../../docs/deploy/kubernetes/replicas"
 	cfg, dep := checkKubernetes(t, dir)
 	if dep.Spec.Replicas != 3 {
 		t.Fatalf("replicas %d, want 3", dep.Spec.Replicas)
@@ -242,7 +242,7 @@ func checkKubernetes(t *testing.T, dir string) (*configs.Config, k8sDeployment) 
 }
 
 func TestDeploySystemd(t *testing.T) {
-	b, err := os.ReadFile("../../deploy/systemd/switchboard.service")
+	b, err := os.ReadFile("../../docs/deploy/systemd/switchboard.service")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -174,7 +174,7 @@ type serveFlags struct {
 	listen    string
 }
 
-// parseServe parses serve's flags (the deploy/ examples are checked
+// parseServe parses serve's flags (the docs/deploy/ examples are checked
 // against it).
 func parseServe(args []string, getenv func(string) string) (serveFlags, error) {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
