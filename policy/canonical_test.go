@@ -2,6 +2,7 @@ package policy
 
 import (
 	"encoding/json"
+	"fmt"
 	"math"
 	"strings"
 	"testing"
@@ -171,5 +172,39 @@ func TestAuditHashHidesSensitiveValues(t *testing.T) {
 	}
 	if a == auditHash(map[string]any{"order_id": "A-1", "pin": "1234"}, nil) {
 		t.Error("the sensitive value was hashed")
+	}
+}
+
+// Nesting is bounded, in objects and in arrays alike, at exactly maxDepth;
+// exponents at exactly ±maxExponent.
+func TestCanonicalBounds(t *testing.T) {
+	nest := func(n int, obj bool) any {
+		var v any = "leaf"
+		for range n {
+			if obj {
+				v = map[string]any{"k": v}
+			} else {
+				v = []any{v}
+			}
+		}
+		return v
+	}
+	for _, obj := range []bool{false, true} {
+		if _, err := canonicalJSON(nest(maxDepth, obj)); err != nil {
+			t.Errorf("nested %d deep (object %v): %v", maxDepth, obj, err)
+		}
+		if _, err := canonicalJSON(nest(maxDepth+1, obj)); err == nil {
+			t.Errorf("nested %d deep (object %v) was accepted", maxDepth+1, obj)
+		}
+	}
+	for _, ok := range []string{fmt.Sprintf("1e%d", maxExponent), fmt.Sprintf("1e-%d", maxExponent)} {
+		if _, err := appendNumber(nil, ok); err != nil {
+			t.Errorf("%s: %v", ok, err)
+		}
+	}
+	for _, bad := range []string{fmt.Sprintf("1e%d", maxExponent+1), fmt.Sprintf("1e-%d", maxExponent+1)} {
+		if _, err := appendNumber(nil, bad); err == nil {
+			t.Errorf("%s was accepted", bad)
+		}
 	}
 }
