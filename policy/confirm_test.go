@@ -863,3 +863,21 @@ func TestGenericQuestionCutsLongValues(t *testing.T) {
 		t.Fatalf("81 characters: %q", msg)
 	}
 }
+
+// A spent token stays spent for as long as it is valid: the single-use
+// record outlives the token (here: used, then presented again 90 s later,
+// within its 2-minute life).
+func TestSpentTokenStaysSpentUntilItExpires(t *testing.T) {
+	f := newFixture(t, tokenPolicy(), "Refund {{.amount}}?", Deps{})
+	ctx := WithCaller(context.Background(), caller)
+	args := map[string]any{"order_id": "A-1", "amount": 12.5}
+	tok := confirmation(t, f.call(t, ctx, args))
+	if res := f.call(t, ctx, with(args, integrations.TokenParam, tok)); res.IsError || f.spy.count() != 1 {
+		t.Fatalf("the token did not run the tool: %q", text(res))
+	}
+	f.clock.add(90 * time.Second)
+	res := f.call(t, ctx, with(args, integrations.TokenParam, tok))
+	if f.spy.count() != 1 || !strings.Contains(text(res), "already used") {
+		t.Fatalf("a spent token ran again 90 s later: runs %d, %q", f.spy.count(), text(res))
+	}
+}
