@@ -20,23 +20,7 @@ SCENARIOS=${CONFORMANCE_CLIENT_SCENARIOS:-"initialize tools_call sse-retry reque
 OUT=$CACHE/conformance-client-results # kept after the run for inspection; wiped at the start
 rm -rf "$OUT" && mkdir -p "$OUT"
 
-command -v npm >/dev/null || { echo "conformance-client: FAIL: npm is needed to install the suite (install Node.js >= 18 with npm)"; exit 1; }
-npm_install() { # dir package@version: into a temp prefix, then rename
-  [ -d "$1" ] && return 0
-  echo "conformance-client: installing $2 into $1"
-  rm -rf "$1.tmp"
-  npm install --prefix "$1.tmp" --no-save --no-audit --no-fund --loglevel=error "$2" >/dev/null
-  mv "$1.tmp" "$1"
-}
-if [ "$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)" -ge 22 ]; then
-  NODE=$(command -v node)
-else
-  case "$(uname -m)" in x86_64) arch=x64 ;; aarch64) arch=arm64 ;; *) arch=$(uname -m) ;; esac
-  npm_install "$CACHE/node-$NODE22_VERSION" "node-linux-$arch@$NODE22_VERSION"
-  NODE=$CACHE/node-$NODE22_VERSION/node_modules/node-linux-$arch/bin/node
-fi
-npm_install "$CACHE/conformance-$SUITE_VERSION" "@modelcontextprotocol/conformance@$SUITE_VERSION"
-SUITE=$CACHE/conformance-$SUITE_VERSION/node_modules/@modelcontextprotocol/conformance/dist/index.js
+. .ci/suite.sh # NODE, SUITE
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT

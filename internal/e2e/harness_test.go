@@ -183,9 +183,14 @@ type served struct {
 // (app.Open, the App's own HTTP surface) and serves it on a test listener.
 func serve(t *testing.T, cfgYAML string) *served {
 	t.Helper()
-	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	return serveWith(t, cfgYAML, testEnv, slog.New(slog.NewTextHandler(io.Discard, nil)))
+}
+
+// serveWith is serve with the environment getenv and the log going to logger.
+func serveWith(t *testing.T, cfgYAML string, getenv func(string) string, logger *slog.Logger) *served {
+	t.Helper()
 	a, err := app.Open(context.Background(), app.Source{YAML: []byte(cfgYAML)},
-		app.Options{Version: "test", Getenv: testEnv, Logger: logger, Stderr: io.Discard})
+		app.Options{Version: "test", Getenv: getenv, Logger: logger, Stderr: io.Discard})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,15 +1,12 @@
 package e2e
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -22,49 +19,16 @@ import (
 	"github.com/switchboard-dev/switchboard/internal/app"
 )
 
-// logBuf collects switchboard's log lines (slog JSON) for a test to read.
-type logBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuf) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuf) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
-// serveLogged is serve with the environment getenv and the log kept.
-func serveLogged(t *testing.T, cfgYAML string, getenv func(string) string) (*served, *app.App, *logBuf) {
+// serveLogged is serve with the environment getenv and the log (slog JSON)
+// kept for the test to read.
+func serveLogged(t *testing.T, cfgYAML string, getenv func(string) string) (*served, *app.App, *lockedBuffer) {
 	t.Helper()
 	if getenv == nil {
 		getenv = testEnv
 	}
-	logs := &logBuf{}
-	logger := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	a, err := app.Open(context.Background(), app.Source{YAML: []byte(cfgYAML)},
-		app.Options{Version: "test", Getenv: getenv, Logger: logger, Stderr: io.Discard})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { a.Close() })
-	h, err := a.HTTP(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	ts := httptest.NewServer(h)
-	t.Cleanup(ts.Close)
-	file := filepath.Join(t.TempDir(), "switchboard.yaml")
-	if err := os.WriteFile(file, []byte(cfgYAML), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return &served{app: a, target: target{BaseURL: ts.URL}}, a, logs
+	logs := &lockedBuffer{}
+	srv := serveWith(t, cfgYAML, getenv, slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
+	return srv, srv.app, logs
 }
 
 // waitTool waits until the App exposes tool.
