@@ -34,6 +34,10 @@ type Call struct {
 	// CanElicit: the client declared form elicitation, so a question can be
 	// put to the person on the line.
 	CanElicit bool
+	// MultiRoundTrip: the client speaks 2026-07-28, where a question is an
+	// input_required result and the answer comes in the client's retry
+	// (Presented.RequestState and Responses), not during the call.
+	MultiRoundTrip bool
 	// Presented is what the client brought back of an earlier confirmation.
 	Presented Presented
 	// ProgressToken is the client's, nil when it asked for no progress.
@@ -66,12 +70,20 @@ type Call struct {
 	// Shared: the call's result came from one upstream request shared with
 	// identical calls in flight (coalescing); for the audit line.
 	Shared bool
+	// Elicited is what became of a question the integration itself put to
+	// the person on the line (an upstream MCP server's elicitation), for the
+	// audit line: "" (none), asked (sent in an input_required result, the
+	// answer comes in the retry), accept, decline, cancel, unanswered (the
+	// client failed or went away) or refused (the client cannot be asked).
+	Elicited string
 }
 
 // CallID is the call context's call_id, "" when there is none.
 func (c *Call) CallID() string { return c.Context["call_id"] }
 
-// Presented is the confirmation material a client sent with a call.
+// Presented is what a client brought back of an earlier round: a
+// confirmation token, or the requestState and answers of an input_required
+// result (policy's confirmation, or an upstream's question).
 type Presented struct {
 	// Token is the confirmation_token argument.
 	Token string
@@ -94,9 +106,9 @@ func NewCall(t *Tool, p mcp.CallToolParams) *Call {
 	}
 	if t.NeedsConfirmation {
 		c.Presented = takeToken(c.Args)
-		c.Presented.RequestState = p.RequestState
-		c.Presented.Responses = p.InputResponses
 	}
+	c.Presented.RequestState = p.RequestState
+	c.Presented.Responses = p.InputResponses
 	if p.Meta != nil {
 		c.ProgressToken = p.Meta.ProgressToken
 	}

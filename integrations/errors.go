@@ -247,3 +247,10 @@ func ClientBusy() *Error {
 func IntegrationBusy(integration string) *Error {
 	return Errorf(KindLimited, nil, "%s is handling too many calls right now; try again in a moment or offer to follow up later. Nothing was done.", integration)
 }
+
+// QuestionClosed: a client's answer came for an upstream's question that is
+// no longer open here (answered already, timed out, or asked by another
+// replica), so nothing was done with it.
+func QuestionClosed(tool string) *Error {
+	return Errorf(KindInvalid, nil, "The caller's answer came for a question of %s that is no longer open, so nothing was done with it. Call %s again to ask anew.", tool, tool)
+}

@@ -64,6 +64,10 @@ type auditLine struct {
 	// Shared: the result came from one upstream request shared with
 	// identical calls in flight.
 	Shared bool `json:"shared,omitempty"`
+	// UpstreamElicitation is what became of an upstream MCP server's
+	// question to the person on the line during the call (asked, accept,
+	// decline, cancel, unanswered, refused); never the question or answer.
+	UpstreamElicitation string `json:"upstream_elicitation,omitempty"`
 }
 
 // middleware runs right inside the edge: it sees every call, the decision
@@ -91,6 +95,7 @@ func (a *Audit) middleware(t *integrations.Tool, next integrations.Handler) inte
 			}
 			line.Upstream = integrations.StatusOf(err)
 			line.Shared = c.Shared
+			line.UpstreamElicitation = c.Elicited
 			a.write(line)
 		}()
 		res, err = next.Call(ctx, c)

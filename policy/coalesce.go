@@ -24,20 +24,28 @@ func (co *coalescer) middleware(t *integrations.Tool, next integrations.Handler)
 		return next
 	}
 	return keepValidator(next, integrations.HandlerFunc(func(ctx context.Context, c *integrations.Call) (*mcp.CallToolResult, error) {
+		if c.Presented.RequestState != "" {
+			// The answer to an upstream's question goes to the one call
+			// that holds it.
+			return next.Call(ctx, c)
+		}
 		key, err := callKey("coalesce", t, c, c.CallID())
 		if err != nil {
 			return nil, integrations.InvalidArgs(t.Name(), []string{err.Error()})
 		}
 		// The run gets its own copy of the call: it may outlive this caller.
 		run := *c
-		res, err, _, shared := co.flights.do(ctx, key, func(ctx context.Context) (*mcp.CallToolResult, error) {
+		res, err, joined, shared := co.flights.do(ctx, key, func(ctx context.Context) (*mcp.CallToolResult, error) {
 			return next.Call(ctx, &run)
 		})
 		c.Shared = shared
+		if !joined && ctx.Err() == nil { // this caller's run, and it has ended
+			c.Elicited = run.Elicited
+		}
 		if err != nil && ctx.Err() != nil && integrations.KindOf(err) == integrations.KindInternal {
 			return nil, integrations.Cancelled(t.Integration, err)
 		}
-		return res, err
+		return ownCopy(res), err
 	}))
 }
 

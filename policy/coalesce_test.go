@@ -171,3 +171,42 @@ func TestCoalescedCallerWhoHangsUpIsToldCancelled(t *testing.T) {
 		t.Fatalf("a failing tool: %q", text(r))
 	}
 }
+
+// Callers of one shared run each get their own result: mcp-go decorates the
+// result it sends (resultType, _meta), and two requests writing one value's
+// _meta map at once stop the process.
+func TestCoalescedCallersGetTheirOwnResult(t *testing.T) {
+	gate := make(chan struct{})
+	h := integrations.HandlerFunc(func(ctx context.Context, c *integrations.Call) (*mcp.CallToolResult, error) {
+		<-gate
+		res := mcp.NewToolResultText("found")
+		res.Meta = &mcp.Meta{AdditionalFields: map[string]any{"upstream": "crm"}}
+		return res, nil
+	})
+	f := newPhoneFixture(t, readTool(h), Deps{})
+	cc := map[string]string{"call_id": "c-1"}
+	results := make([]*mcp.CallToolResult, 2)
+	var wg sync.WaitGroup
+	for i := range results {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			results[i], _ = f.call(context.Background(), map[string]any{"email": "ana@example.com"}, cc)
+		}()
+	}
+	waitFor(t, func() bool { return f.waiting() == 2 })
+	close(gate)
+	wg.Wait()
+	if l := f.lines(t); len(l) != 2 || l[0]["shared"] != true {
+		t.Fatalf("audit %v, want two shared calls", l)
+	}
+	a, b := results[0], results[1]
+	if a == b || a.Meta == b.Meta {
+		t.Fatal("two callers got one result value")
+	}
+	a.Meta.AdditionalFields["io.modelcontextprotocol/serverInfo"] = "x"
+	a.Content[0] = mcp.NewTextContent("changed")
+	if _, ok := b.Meta.AdditionalFields["io.modelcontextprotocol/serverInfo"]; ok || text(b) != "found" || b.Meta.AdditionalFields["upstream"] != "crm" {
+		t.Fatalf("a change to one caller's result reached the other: %+v %q", b.Meta, text(b))
+	}
+}

@@ -4,8 +4,10 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/mark3labs/mcp-go/mcp"
@@ -22,9 +24,10 @@ import (
 // confirmation_token; the agent reads the message to the caller and, on a
 // yes, calls again with the same arguments plus the token.
 //
-// elicit mode: the first call returns an input_required result (mcp-go turns
-// it into elicitation/create for a client of the handshake era); the client
-// asks the user and retries with the answer and the requestState.
+// elicit mode: a 2026-07-28 client gets an input_required result, asks the
+// user and retries with the answer and the requestState; a handshake-era
+// client is sent elicitation/create during the call, and the call goes on
+// with the answer.
 //
 // How the token is made and checked is in token.go; what the caller and the
 // agent are told is in phrases.go.
@@ -92,9 +95,9 @@ func (c *confirmer) call(ctx context.Context, t *integrations.Tool, next integra
 	if err != nil {
 		return nil, integrations.InvalidArgs(t.Name(), []string{err.Error()})
 	}
-	b := binding{tool: t.Name(), args: digest, client: call.Caller.ClientID, session: call.Session, callID: call.CallID()}
-	macKey, idemKey, err := c.keys(ctx)
-	if err != nil {
+	k := pending{tool: t, next: next, call: call,
+		b: binding{tool: t.Name(), args: digest, client: call.Caller.ClientID, session: call.Session, callID: call.CallID()}}
+	if k.mac, k.idem, err = c.keys(ctx); err != nil {
 		return nil, c.unavailable(t, call, err)
 	}
 
@@ -103,15 +106,19 @@ func (c *confirmer) call(ctx context.Context, t *integrations.Tool, next integra
 	var answer *mcp.ElicitationResult
 	p := call.Presented
 	switch {
+	case strings.HasPrefix(p.RequestState, continuedPrefix):
+		// Before the token: a 2026-07-28 client's retry repeats the
+		// arguments, confirmation_token (already spent) included.
+		return c.continued(ctx, k)
 	case p.TokenSent && c.mode != "elicit":
-		tk, why = c.verify(macKey, purposeToken, p.Token, b)
+		tk, why = c.verify(k.mac, purposeToken, p.Token, k.b)
 	case p.RequestState != "" && c.mode != "token":
-		tk, why = c.verify(macKey, purposeState, p.RequestState, b)
+		tk, why = c.verify(k.mac, purposeState, p.RequestState, k.b)
 		if answer = server.ElicitationResponse(p.Responses, elicitID); answer == nil && why == "" {
 			why = rejectInvalid
 		}
 	default:
-		return c.ask(call, t, next, b, macKey, "")
+		return c.ask(ctx, k, "")
 	}
 	if why == "" {
 		if why, err = c.consume(ctx, tk); err != nil {
@@ -119,16 +126,57 @@ func (c *confirmer) call(ctx context.Context, t *integrations.Tool, next integra
 		}
 	}
 	if why != "" {
-		return c.ask(call, t, next, b, macKey, why)
+		return c.ask(ctx, k, why)
 	}
+	return c.answered(ctx, k, answer, tk)
+}
+
+// pending is one call under confirmation: what it is bound to and the
+// keys it is signed with.
+type pending struct {
+	tool      *integrations.Tool
+	next      integrations.Handler
+	call      *integrations.Call
+	b         binding
+	mac, idem []byte
+}
+
+// answered runs the call if the caller said yes (answer nil: a token, or a
+// continuation, said it), and says it was not done otherwise.
+func (c *confirmer) answered(ctx context.Context, k pending, answer *mcp.ElicitationResult, tk ticket) (*mcp.CallToolResult, error) {
+	t, call := k.tool, k.call
 	if answer != nil && !accepted(answer) {
 		call.Decide(string(DecisionDeclined), "")
 		msg := phrasesFor(c.message(t, call)).declined(t.Name())
 		return mcp.NewToolResultStructured(map[string]any{"status": "declined", "message": msg}, msg), nil
 	}
 	call.Decide(string(DecisionConfirmed), "")
-	call.IdempotencyKey = idempotencyKey(idemKey, tk)
-	return next.Call(ctx, call)
+	call.IdempotencyKey = idempotencyKey(k.idem, tk)
+	res, err := k.next.Call(ctx, call)
+	if err == nil && res != nil && res.NeedsInput() {
+		// The confirmed tool has a question of its own (an upstream's
+		// elicitation, for a 2026-07-28 client): the retry that answers it
+		// continues this confirmed call instead of asking to confirm again.
+		res.RequestState = continuedPrefix + c.sign(k.mac, purposeContinued, k.b.continuing(res.RequestState), tk) + "." + res.RequestState
+	}
+	return res, err
+}
+
+// continuedPrefix marks a requestState that continues a confirmed call: a
+// continuation signed over the confirmation's binding and the inner state
+// (the integration's own, passed on to it). It is not consumed here: the
+// inner state is single use where it is kept, and an answer it does not
+// know runs nothing.
+const continuedPrefix = "c."
+
+func (c *confirmer) continued(ctx context.Context, k pending) (*mcp.CallToolResult, error) {
+	head, inner, _ := strings.Cut(strings.TrimPrefix(k.call.Presented.RequestState, continuedPrefix), ".")
+	tk, why := c.verify(k.mac, purposeContinued, head, k.b.continuing(inner))
+	if why != "" {
+		return c.ask(ctx, k, why)
+	}
+	k.call.Presented.RequestState = inner
+	return c.answered(ctx, k, nil, tk)
 }
 
 // unavailable: the confirmation could not be checked (its key or the
@@ -142,8 +190,9 @@ func (c *confirmer) unavailable(t *integrations.Tool, call *integrations.Call, e
 // token for the agent to bring back. why says why a presented one was
 // refused, if one was. The arguments are checked first, so a caller is
 // never asked to confirm a call that would be refused.
-func (c *confirmer) ask(call *integrations.Call, t *integrations.Tool, next integrations.Handler, b binding, key []byte, why rejection) (*mcp.CallToolResult, error) {
-	if v, ok := next.(integrations.ArgsValidator); ok {
+func (c *confirmer) ask(ctx context.Context, k pending, why rejection) (*mcp.CallToolResult, error) {
+	t, call := k.tool, k.call
+	if v, ok := k.next.(integrations.ArgsValidator); ok {
 		if err := v.ValidateArgs(call); err != nil {
 			return nil, err
 		}
@@ -156,20 +205,24 @@ func (c *confirmer) ask(call *integrations.Call, t *integrations.Tool, next inte
 	}
 	call.Decide(string(DecisionConfirmationRequired), string(why))
 	if c.mode == "elicit" || (c.mode == "auto" && call.CanElicit) {
-		return server.NewInputRequestBuilder(c.sign(key, purposeState, b)).
-			Elicit(elicitID, mcp.ElicitationParams{
-				Mode:    mcp.ElicitationModeForm,
-				Message: msg,
-				RequestedSchema: map[string]any{
-					"type": "object",
-					"properties": map[string]any{
-						"confirm": map[string]any{"type": "boolean", "title": ph.title, "description": ph.yes},
-					},
-					"required": []string{"confirm"},
+		q := mcp.ElicitationParams{
+			Mode:    mcp.ElicitationModeForm,
+			Message: msg,
+			RequestedSchema: map[string]any{
+				"type": "object",
+				"properties": map[string]any{
+					"confirm": map[string]any{"type": "boolean", "title": ph.title, "description": ph.yes},
 				},
-			}).ToolResult(), nil
+				"required": []string{"confirm"},
+			},
+		}
+		if call.Elicit != nil && !call.MultiRoundTrip {
+			return c.askNow(ctx, k, q, ph)
+		}
+		return server.NewInputRequestBuilder(c.sign(k.mac, purposeState, k.b, c.newTicket())).
+			Elicit(elicitID, q).ToolResult(), nil
 	}
-	token := c.sign(key, purposeToken, b)
+	token := c.sign(k.mac, purposeToken, k.b, c.newTicket())
 	secs := max(int(c.ttl/time.Second), 1)
 	text := ph.ask(t.Name(), msg, token, secs)
 	if why != "" {
@@ -182,6 +235,29 @@ func (c *confirmer) ask(call *integrations.Call, t *integrations.Tool, next inte
 		"expires_in_seconds": secs,
 	}, text), nil
 }
+
+// askNow puts the question to a handshake-era client during the call
+// (elicitation/create) and acts on the answer, so the call's one audit line
+// says how it ended, also when no answer came (the client failed, or the
+// call was cancelled while the question was open). The question never
+// leaves this call, so there is nothing to replay and no single-use record.
+func (c *confirmer) askNow(ctx context.Context, k pending, q mcp.ElicitationParams, ph phrases) (*mcp.CallToolResult, error) {
+	answer, err := k.call.Elicit(ctx, q)
+	if err == nil && answer == nil {
+		err = errors.New("the client sent no answer")
+	}
+	if err != nil {
+		k.call.Decide(string(DecisionDeclined), reasonUnanswered)
+		if ctx.Err() != nil {
+			return nil, integrations.Cancelled(k.tool.Name(), err)
+		}
+		return nil, integrations.Errorf(integrations.KindUnavailable, err, ph.unanswered, k.tool.Name())
+	}
+	return c.answered(ctx, k, answer, c.newTicket())
+}
+
+// reasonUnanswered: the question was put and no answer came back.
+const reasonUnanswered = "unanswered"
 
 func accepted(a *mcp.ElicitationResult) bool {
 	if a.Action != mcp.ElicitationResponseActionAccept {

@@ -22,8 +22,8 @@ const DecisionDeduplicated Decision = "deduplicated"
 // canonical arguments, the client and the call_id (the MCP session when the
 // call has no call_id); a repeat returns the first result and does not run.
 // A repeat that arrives while the first is still running waits for it. A
-// failed call, and a call that only asked for confirmation, is not
-// remembered. The confirmation_token is not part of the arguments, so a
+// failed call, and a call that only asked for confirmation (or put an
+// upstream's question), is not remembered. The confirmation_token is not part of the arguments, so a
 // repeat of a confirmed call is answered from memory and never asks twice.
 //
 // Results are kept in a Results store as JSON, so that a shared store
@@ -68,7 +68,7 @@ type dedupeOutcome struct {
 
 // executed: the call ran the tool and it succeeded.
 func (o dedupeOutcome) executed(err error) bool {
-	return err == nil && o.res != nil && !o.res.IsError &&
+	return err == nil && o.res != nil && !o.res.IsError && !o.res.NeedsInput() &&
 		(o.decision == "" || o.decision == string(DecisionAllowed) || o.decision == string(DecisionConfirmed))
 }
 
@@ -110,7 +110,7 @@ func (d *deduper) middleware(t *integrations.Tool, next integrations.Handler) in
 		default:
 			c.Decide(out.decision, out.reason)
 		}
-		return out.res, err
+		return ownCopy(out.res), err
 	}))
 }
 

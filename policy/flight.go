@@ -3,8 +3,11 @@ package policy
 import (
 	"context"
 	"fmt"
+	"maps"
 	"runtime/debug"
 	"sync"
+
+	"github.com/mark3labs/mcp-go/mcp"
 )
 
 // flights runs one function per key at a time and gives its result to every
@@ -90,4 +93,20 @@ func (g *flights[T]) forget(key string, f *flight[T]) {
 	if g.m[key] == f {
 		delete(g.m, key)
 	}
+}
+
+// ownCopy is a result of a shared run for one of its callers: mcp-go
+// decorates the result it sends (resultType, _meta.serverInfo), and
+// middleware outside may too, so callers sharing one value would write it
+// at once (a concurrent map write stops the process).
+func ownCopy(res *mcp.CallToolResult) *mcp.CallToolResult {
+	if res == nil {
+		return nil
+	}
+	cp := *res
+	cp.Content = append([]mcp.Content(nil), res.Content...)
+	if m := res.Meta; m != nil {
+		cp.Meta = &mcp.Meta{ProgressToken: m.ProgressToken, AdditionalFields: maps.Clone(m.AdditionalFields)}
+	}
+	return &cp
 }

@@ -95,6 +95,7 @@ type phrases struct {
 	declinedFmt string // tool
 	unsupported string // tool
 	unavailable string // tool
+	unanswered  string // tool
 	title, yes  string
 }
 
@@ -118,6 +119,7 @@ var english = phrases{
 	declinedFmt: "The caller did not confirm, so %s was not run and nothing changed. Tell the caller it was not done.",
 	unsupported: "%s needs the caller's confirmation through the app, and this client cannot ask for it, so it was not done. Tell the caller and offer another way.",
 	unavailable: "I cannot confirm that right now, so %s was not done; tell the caller to try again in a moment.",
+	unanswered:  "The caller's answer to the confirmation did not come back, so %s was not done and nothing changed. Ask the caller whether to try again.",
 	title:       "Confirm",
 	yes:         "Yes, go ahead",
 }
@@ -136,6 +138,7 @@ var spanish = phrases{
 	declinedFmt: "El cliente no lo ha confirmado, así que no se ha ejecutado %s y no ha cambiado nada. Dile que no se ha hecho.",
 	unsupported: "%s necesita la confirmación del cliente a través de la aplicación y este cliente no puede pedirla, así que no se ha hecho. Díselo y ofrece otra vía.",
 	unavailable: "No puedo confirmarlo ahora mismo, así que no se ha hecho %s; dile al cliente que lo intente en un momento.",
+	unanswered:  "No ha llegado la respuesta del cliente a la confirmación, así que no se ha hecho %s y no ha cambiado nada. Pregúntale si quiere intentarlo de nuevo.",
 	title:       "Confirmar",
 	yes:         "Sí, adelante",
 }

@@ -38,8 +38,9 @@ const (
 type purpose byte
 
 const (
-	purposeToken purpose = 't'
-	purposeState purpose = 'e'
+	purposeToken     purpose = 't'
+	purposeState     purpose = 'e'
+	purposeContinued purpose = 'c'
 )
 
 // rejection says why a presented token or requestState was refused.
@@ -58,6 +59,15 @@ type binding struct {
 	client  string
 	session string
 	callID  string // the call context's call_id, when the call has one
+	// inner is the integration's requestState a continuation carries, so
+	// that a continuation cannot be replayed with another (or none).
+	inner string
+}
+
+// continuing is b bound also to the inner state of a continuation.
+func (b binding) continuing(inner string) binding {
+	b.inner = inner
+	return b
 }
 
 // ticket is the signed part of a token.
@@ -90,10 +100,18 @@ func derive(master []byte, label string) []byte {
 	return h.Sum(nil)
 }
 
-func (c *confirmer) sign(key []byte, p purpose, b binding) string {
+// newTicket is a fresh nonce expiring after the confirmation TTL.
+func (c *confirmer) newTicket() ticket {
 	var t ticket
 	_, _ = rand.Read(t.nonce[:])
 	t.exp = c.now().Add(c.ttl).UnixMilli()
+	return t
+}
+
+// sign makes the token of t for b. A continuation signs the ticket of the
+// confirmation it continues, so it keeps that one's expiry and
+// Idempotency-Key.
+func (c *confirmer) sign(key []byte, p purpose, b binding, t ticket) string {
 	buf := make([]byte, 0, tokenLen)
 	buf = append(buf, tokenVersion)
 	buf = append(buf, t.nonce[:]...)
@@ -134,6 +152,9 @@ func mac(key []byte, p purpose, b binding, header []byte) []byte {
 	writeField(h, b.client)
 	writeField(h, b.session)
 	writeField(h, b.callID)
+	if p == purposeContinued {
+		writeField(h, b.inner)
+	}
 	h.Write(header)
 	return h.Sum(nil)[:macLen]
 }

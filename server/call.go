@@ -39,7 +39,7 @@ func (m *MCP) newCall(ctx context.Context, t *integrations.Tool, req mcp.CallToo
 func NewCall(ctx context.Context, t *integrations.Tool, req mcp.CallToolRequest) *integrations.Call {
 	c := integrations.NewCall(t, req.Params)
 	c.Caller = callerFrom(ctx)
-	c.Session, c.CanElicit = session(ctx)
+	c.Session, c.CanElicit, c.MultiRoundTrip = session(ctx)
 	c.Context = callContext(ctx, req.Params.Meta)
 	c.TraceParent, c.TraceState = traceContext(req)
 	return c
@@ -61,23 +61,23 @@ func traceContext(req mcp.CallToolRequest) (parent, state string) {
 }
 
 // session returns the MCP session id of a handshake-era call (a 2026-07-28
-// request is stateless and has none) and whether the client declared form
-// elicitation: in the request's _meta for 2026-07-28, at initialize for the
-// handshake era.
-func session(ctx context.Context) (id string, canElicit bool) {
+// request is stateless and has none), whether the client declared form
+// elicitation (in the request's _meta for 2026-07-28, at initialize for the
+// handshake era) and whether it is a 2026-07-28 request.
+func session(ctx context.Context) (id string, canElicit, modern bool) {
 	if info := mcpserver.RequestProtocolInfoFromContext(ctx); info != nil && info.Modern {
-		return "", info.ClientCapabilities != nil && formElicitation(info.ClientCapabilities.Elicitation)
+		return "", info.ClientCapabilities != nil && formElicitation(info.ClientCapabilities.Elicitation), true
 	}
 	s := mcpserver.ClientSessionFromContext(ctx)
 	if s == nil {
-		return "", false
+		return "", false, false
 	}
 	id = s.SessionID()
 	if _, ok := s.(mcpserver.SessionWithElicitation); !ok {
-		return id, false
+		return id, false, false
 	}
 	ci, ok := s.(mcpserver.SessionWithClientInfo)
-	return id, ok && formElicitation(ci.GetClientCapabilities().Elicitation)
+	return id, ok && formElicitation(ci.GetClientCapabilities().Elicitation), false
 }
 
 // formElicitation: an empty elicitation capability means form mode.

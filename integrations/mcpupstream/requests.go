@@ -21,24 +21,42 @@ var errNoElicitation = errors.New("switchboard cannot ask the user: the calling 
 type elicitForwarder struct{ u *Upstream }
 
 func (f elicitForwarder) Elicit(ctx context.Context, req mcp.ElicitationRequest) (*mcp.ElicitationResult, error) {
-	c := f.u.callFor(ctx)
-	if c == nil || !c.CanElicit || c.Elicit == nil {
+	in := f.u.callFor(ctx)
+	switch {
+	case in != nil && in.held != nil:
+		return in.held.ask(ctx, req.Params)
+	case in == nil || !in.call.CanElicit || in.call.Elicit == nil:
 		tool := ""
-		if c != nil {
-			tool = c.Tool
+		if in != nil {
+			tool = in.call.Tool
+			in.setElicited(elicitRefused)
 		}
 		f.u.log.Info("refused an upstream's elicitation", "tool", tool, "reason", errNoElicitation)
 		return nil, errNoElicitation
 	}
+	c := in.call
 	f.u.log.Info("forwarding an upstream's elicitation to the client", "tool", c.Tool)
 	res, err := c.Elicit(ctx, req.Params)
+	if err == nil && res == nil {
+		err = errors.New("the client sent no answer")
+	}
 	if err != nil {
+		in.setElicited(elicitUnanswered)
 		f.u.log.Info("elicitation forwarded to the client failed", "tool", c.Tool, "error", err)
 		return nil, err
 	}
+	in.setElicited(string(res.Action))
 	f.u.log.Info("elicitation answered", "tool", c.Tool, "action", res.Action)
 	return res, nil
 }
+
+// What became of an upstream's question, for the audit line (besides the
+// answer's action: accept, decline, cancel).
+const (
+	elicitAsked      = "asked"
+	elicitUnanswered = "unanswered"
+	elicitRefused    = "refused"
+)
 
 // noRoots answers roots/list: switchboard exposes no filesystem roots.
 type noRoots struct{}

@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/mark3labs/mcp-go/client/transport"
@@ -160,6 +161,18 @@ func (noLoader) Load(url string) (any, error) {
 // credential that cannot be read stops the call before anything is sent. A
 // transport failure marks the connection lost, so the supervisor reconnects.
 func (u *Upstream) call(ctx context.Context, h *handler, c *integrations.Call) (*mcp.CallToolResult, error) {
+	switch {
+	case strings.HasPrefix(c.Presented.RequestState, heldPrefix):
+		return u.resume(ctx, h, c)
+	case c.MultiRoundTrip && c.CanElicit:
+		return u.hold(ctx, h, c)
+	}
+	return u.send(ctx, h, c, nil)
+}
+
+// send is one upstream call. hc is the held call it runs for, nil when the
+// upstream's questions (if any) are put to the client during the call.
+func (u *Upstream) send(ctx context.Context, h *handler, c *integrations.Call, hc *held) (*mcp.CallToolResult, error) {
 	mc := u.current()
 	if mc == nil {
 		return nil, integrations.Reconnecting(u.cfg.Name, u.lastError())
@@ -170,9 +183,10 @@ func (u *Upstream) call(ctx context.Context, h *handler, c *integrations.Call) (
 	// Requests the upstream sends while this call runs (an elicitation)
 	// find the call through the request's context (HTTP) or, when only one
 	// call is in flight, through the list of calls (stdio).
-	ctx = context.WithValue(ctx, callKey{}, c)
-	u.track(c, true)
-	defer u.track(c, false)
+	in := &inflight{call: c, held: hc}
+	ctx = context.WithValue(ctx, callKey{}, in)
+	u.track(in, true)
+	defer u.track(in, false)
 	var out mcp.CallToolRequest
 	out.Params.Name = h.name
 	out.Params.Arguments = c.Args
@@ -192,6 +206,9 @@ func (u *Upstream) call(ctx context.Context, h *handler, c *integrations.Call) (
 		token := u.progressToken()
 		out.Params.Meta.ProgressToken = token
 		u.progress.Store(token, c)
+		if hc != nil {
+			hc.progressToken.Store(&token)
+		}
 		// mcp-go delivers notifications of one stream in order, before the
 		// response; a handshake-era upstream may send the last one on its
 		// standalone stream instead, racing the response: keep forwarding a
@@ -199,15 +216,20 @@ func (u *Upstream) call(ctx context.Context, h *handler, c *integrations.Call) (
 		defer time.AfterFunc(progressGrace, func() { u.progress.Delete(token) })
 	}
 	res, err := mc.CallTool(ctx, out)
+	if e := in.elicited(); e != "" {
+		c.Elicited = e
+	}
 	if err != nil {
 		var cred *credentialError
 		switch {
 		case errors.As(err, &cred):
 			return nil, integrations.SecretError(u.cfg.Name, cred.err)
+		case errors.Is(ctx.Err(), context.DeadlineExceeded):
+			// Before cancellation: a held call's own context has the
+			// same deadline.
+			return nil, integrations.Timeout(u.cfg.Name, u.cfg.Timeout, err)
 		case parent.Err() != nil:
 			return nil, integrations.Cancelled(u.cfg.Name, err)
-		case errors.Is(ctx.Err(), context.DeadlineExceeded):
-			return nil, integrations.Timeout(u.cfg.Name, u.cfg.Timeout, err)
 		case errors.Is(err, transport.ErrAuthorizationRequired) || errors.Is(err, transport.ErrUnauthorized):
 			return nil, integrations.CredentialsRefused(u.cfg.Name, err)
 		case errors.Is(err, errNoElicitation):
@@ -263,32 +285,54 @@ func (h *handler) renameIn(res *mcp.CallToolResult) {
 
 type callKey struct{}
 
-func (u *Upstream) track(c *integrations.Call, on bool) {
+// inflight is one upstream call in flight: the Call it is for, and, for a
+// 2026-07-28 client, the held call its questions go through.
+type inflight struct {
+	call *integrations.Call
+	held *held
+
+	mu  sync.Mutex
+	got string // what became of a question forwarded during the call
+}
+
+func (in *inflight) setElicited(s string) {
+	in.mu.Lock()
+	in.got = s
+	in.mu.Unlock()
+}
+
+func (in *inflight) elicited() string {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	return in.got
+}
+
+func (u *Upstream) track(in *inflight, on bool) {
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	if u.calls == nil {
-		u.calls = map[*integrations.Call]struct{}{}
+		u.calls = map[*integrations.Call]*inflight{}
 	}
 	if on {
-		u.calls[c] = struct{}{}
+		u.calls[in.call] = in
 	} else {
-		delete(u.calls, c)
+		delete(u.calls, in.call)
 	}
 }
 
 // callFor finds the call an upstream's request belongs to: the one whose
 // context it came with, else the only call in flight.
-func (u *Upstream) callFor(ctx context.Context) *integrations.Call {
-	if c, ok := ctx.Value(callKey{}).(*integrations.Call); ok {
-		return c
+func (u *Upstream) callFor(ctx context.Context) *inflight {
+	if in, ok := ctx.Value(callKey{}).(*inflight); ok {
+		return in
 	}
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	if len(u.calls) != 1 {
 		return nil
 	}
-	for c := range u.calls {
-		return c
+	for _, in := range u.calls {
+		return in
 	}
 	return nil
 }

@@ -1,0 +1,196 @@
+package mcpupstream
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"strings"
+	"sync/atomic"
+
+	"github.com/mark3labs/mcp-go/mcp"
+	mcpserver "github.com/mark3labs/mcp-go/server"
+
+	"github.com/switchboard-dev/switchboard/integrations"
+)
+
+// A 2026-07-28 client is asked a question with an input_required result and
+// answers in a retry of the call, a new request. An upstream asks during its
+// call (elicitation/create, or an input_required result that mcp-go's
+// client turns into the same request) and waits for the answer. So the
+// upstream call is held: it goes on in the background while the question
+// goes to the client, and the retry that brings the answer hands it over
+// and waits for what the upstream does next. The question is open on this
+// process only, for the integration's timeout (which covers the whole
+// upstream call, the person's answer included); a retry that reaches
+// another replica is told the question is no longer open, and nothing
+// runs.
+
+// heldPrefix marks a requestState that answers a held call's question;
+// questionID keys the question in the input_required result.
+const (
+	heldPrefix = "mcp."
+	questionID = "upstream"
+)
+
+// held is one upstream call held for a 2026-07-28 client.
+type held struct {
+	ctx       context.Context // the upstream call's, with the integration's timeout
+	cancel    context.CancelFunc
+	questions chan question
+	done      chan outcome // the upstream call's result, sent once
+
+	// Who may answer: the same tool, client and arguments.
+	tool, client string
+	args         []byte
+
+	// progressToken is the upstream call's, unset when no progress was
+	// asked for (set by the upstream call, read by the retries).
+	progressToken atomic.Pointer[string]
+}
+
+type question struct {
+	params mcp.ElicitationParams
+	answer chan *mcp.ElicitationResult // nil: no answer will come
+}
+
+type outcome struct {
+	res *mcp.CallToolResult
+	err error
+}
+
+// parked is a question waiting for the client's retry.
+type parked struct {
+	hc *held
+	q  question
+}
+
+// hold starts the upstream call in the background and answers this request
+// with the call's result or its first question.
+func (u *Upstream) hold(ctx context.Context, h *handler, c *integrations.Call) (*mcp.CallToolResult, error) {
+	args, err := json.Marshal(c.Args)
+	if err != nil {
+		return nil, integrations.InvalidArgs(h.exposed, []string{err.Error()})
+	}
+	// The upstream call outlives this request: its context keeps the
+	// request's values (trace) but not its end.
+	bctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), u.cfg.Timeout)
+	hc := &held{ctx: bctx, cancel: cancel, questions: make(chan question), done: make(chan outcome, 1),
+		tool: c.Tool, client: c.Caller.ClientID, args: args}
+	go func() {
+		defer cancel()
+		res, err := u.send(bctx, h, c, hc)
+		hc.done <- outcome{res, err}
+		u.unpark(hc)
+	}()
+	return u.await(ctx, h, hc, c)
+}
+
+// await returns what the held call does next: its result, or a question
+// for the client, parked until the client's retry.
+func (u *Upstream) await(ctx context.Context, h *handler, hc *held, c *integrations.Call) (*mcp.CallToolResult, error) {
+	select {
+	case o := <-hc.done:
+		return o.res, o.err
+	case q := <-hc.questions:
+		id := u.park(hc, q)
+		c.Elicited = elicitAsked
+		u.log.Info("put an upstream's elicitation to the client for its next request", "tool", c.Tool)
+		return mcpserver.NewInputRequestBuilder(heldPrefix+id).Elicit(questionID, q.params).ToolResult(), nil
+	case <-ctx.Done():
+		// The client went away: nobody will answer, or read the result.
+		hc.cancel()
+		return nil, integrations.Cancelled(u.cfg.Name, ctx.Err())
+	}
+}
+
+// resume hands the client's answer to the held call whose question it
+// answers, and waits for what the upstream does next.
+func (u *Upstream) resume(ctx context.Context, h *handler, c *integrations.Call) (*mcp.CallToolResult, error) {
+	id := strings.TrimPrefix(c.Presented.RequestState, heldPrefix)
+	p := u.unparkOne(id, c)
+	if p == nil {
+		return nil, integrations.QuestionClosed(h.exposed)
+	}
+	answer := mcpserver.ElicitationResponse(c.Presented.Responses, questionID)
+	if answer == nil {
+		c.Elicited = elicitUnanswered
+	} else {
+		c.Elicited = string(answer.Action)
+	}
+	p.q.answer <- answer
+	if token := p.hc.progressToken.Load(); token != nil {
+		u.progress.Store(*token, c) // the rest of the progress goes to this request
+	}
+	return u.await(ctx, h, p.hc, c)
+}
+
+// ask is the held call's side of an upstream's question: it goes to the
+// request waiting in await, and the answer comes from the retry.
+func (hc *held) ask(ctx context.Context, params mcp.ElicitationParams) (*mcp.ElicitationResult, error) {
+	q := question{params: params, answer: make(chan *mcp.ElicitationResult, 1)}
+	select {
+	case hc.questions <- q:
+	case <-hc.ctx.Done():
+		return nil, hc.ctx.Err()
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	select {
+	case a := <-q.answer:
+		if a == nil {
+			return nil, errNoAnswer
+		}
+		return a, nil
+	case <-hc.ctx.Done():
+		return nil, errors.Join(errNoAnswer, hc.ctx.Err())
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// errNoAnswer: the client's retry brought no answer to the question, or
+// none came before the call's timeout.
+var errNoAnswer = errors.New("the caller's answer did not come")
+
+func (u *Upstream) park(hc *held, q question) string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	id := hex.EncodeToString(b[:])
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if u.held == nil {
+		u.held = map[string]*parked{}
+	}
+	u.held[id] = &parked{hc: hc, q: q}
+	return id
+}
+
+// unparkOne takes the question id, if it is open and c may answer it: the
+// same tool, client and arguments. A call that may not leaves it open.
+func (u *Upstream) unparkOne(id string, c *integrations.Call) *parked {
+	args, err := json.Marshal(c.Args)
+	if err != nil {
+		return nil
+	}
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	p := u.held[id]
+	if p == nil || p.hc.tool != c.Tool || p.hc.client != c.Caller.ClientID || string(p.hc.args) != string(args) {
+		return nil
+	}
+	delete(u.held, id)
+	return p
+}
+
+// unpark drops the questions of a held call that has ended.
+func (u *Upstream) unpark(hc *held) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	for id, p := range u.held {
+		if p.hc == hc {
+			delete(u.held, id)
+		}
+	}
+}
