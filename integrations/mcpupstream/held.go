@@ -5,9 +5,9 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"strings"
 	"sync/atomic"
+	"time"
 
 	"github.com/mark3labs/mcp-go/mcp"
 	mcpserver "github.com/mark3labs/mcp-go/server"
@@ -45,6 +45,10 @@ type held struct {
 	tool, client string
 	args         []byte
 
+	// answerBy is when a question still unanswered is given up: a little
+	// before the call's end, so the upstream is still there to be told.
+	answerBy time.Time
+
 	// progressToken is the upstream call's, unset when no progress was
 	// asked for (set by the upstream call, read by the retries).
 	progressToken atomic.Pointer[string]
@@ -77,7 +81,8 @@ func (u *Upstream) hold(ctx context.Context, h *handler, c *integrations.Call) (
 	// request's values (trace) but not its end.
 	bctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), u.cfg.Timeout)
 	hc := &held{ctx: bctx, cancel: cancel, questions: make(chan question), done: make(chan outcome, 1),
-		tool: c.Tool, client: c.Caller.ClientID, args: args}
+		tool: c.Tool, client: c.Caller.ClientID, args: args,
+		answerBy: time.Now().Add(u.cfg.Timeout - min(time.Second, u.cfg.Timeout/10))}
 	go func() {
 		defer cancel()
 		res, err := u.send(bctx, h, c, hc)
@@ -90,6 +95,10 @@ func (u *Upstream) hold(ctx context.Context, h *handler, c *integrations.Call) (
 // await returns what the held call does next: its result, or a question
 // for the client, parked until the client's retry.
 func (u *Upstream) await(ctx context.Context, h *handler, hc *held, c *integrations.Call) (*mcp.CallToolResult, error) {
+	if ctx.Err() != nil { // before a result that may be ready too
+		hc.cancel()
+		return nil, integrations.Cancelled(u.cfg.Name, ctx.Err())
+	}
 	select {
 	case o := <-hc.done:
 		return o.res, o.err
@@ -127,11 +136,18 @@ func (u *Upstream) resume(ctx context.Context, h *handler, c *integrations.Call)
 }
 
 // ask is the held call's side of an upstream's question: it goes to the
-// request waiting in await, and the answer comes from the retry.
+// request waiting in await, and the answer comes from the retry. An answer
+// that does not come (a retry without one, or none before answerBy) is
+// told to the upstream as a cancel, while its call is still alive to hear
+// it; a request from the upstream left unanswered would hold it up.
 func (hc *held) ask(ctx context.Context, params mcp.ElicitationParams) (*mcp.ElicitationResult, error) {
 	q := question{params: params, answer: make(chan *mcp.ElicitationResult, 1)}
+	giveUp := time.NewTimer(time.Until(hc.answerBy))
+	defer giveUp.Stop()
 	select {
 	case hc.questions <- q:
+	case <-giveUp.C:
+		return noAnswer, nil
 	case <-hc.ctx.Done():
 		return nil, hc.ctx.Err()
 	case <-ctx.Done():
@@ -140,19 +156,20 @@ func (hc *held) ask(ctx context.Context, params mcp.ElicitationParams) (*mcp.Eli
 	select {
 	case a := <-q.answer:
 		if a == nil {
-			return nil, errNoAnswer
+			return noAnswer, nil
 		}
 		return a, nil
+	case <-giveUp.C:
+		return noAnswer, nil
 	case <-hc.ctx.Done():
-		return nil, errors.Join(errNoAnswer, hc.ctx.Err())
+		return nil, hc.ctx.Err()
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
 }
 
-// errNoAnswer: the client's retry brought no answer to the question, or
-// none came before the call's timeout.
-var errNoAnswer = errors.New("the caller's answer did not come")
+// noAnswer is what the upstream hears when the caller's answer did not come.
+var noAnswer = &mcp.ElicitationResult{ElicitationResponse: mcp.ElicitationResponse{Action: mcp.ElicitationResponseActionCancel}}
 
 func (u *Upstream) park(hc *held, q question) string {
 	var b [16]byte

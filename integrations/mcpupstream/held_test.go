@@ -1,0 +1,201 @@
+package mcpupstream
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	mcpgo "github.com/mark3labs/mcp-go/mcp"
+	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/switchboard-dev/switchboard/integrations"
+)
+
+// askingUpstream is a go-sdk server whose tool book asks the caller "Book
+// it?" and says what the answer was.
+func askingUpstream(t *testing.T, timeout string) *Upstream {
+	t.Helper()
+	s := sdk.NewServer(&sdk.Implementation{Name: "cal", Version: "1"}, nil)
+	s.AddTool(&sdk.Tool{Name: "book", Description: "Books after asking.", InputSchema: map[string]any{"type": "object"}},
+		func(ctx context.Context, req *sdk.CallToolRequest) (*sdk.CallToolResult, error) {
+			res, err := req.Session.Elicit(ctx, &sdk.ElicitParams{Message: "Book it?", RequestedSchema: map[string]any{
+				"type": "object", "properties": map[string]any{"confirm": map[string]any{"type": "boolean"}}}})
+			if err != nil {
+				return &sdk.CallToolResult{IsError: true, Content: []sdk.Content{&sdk.TextContent{Text: "elicitation failed: " + err.Error()}}}, nil
+			}
+			return &sdk.CallToolResult{Content: []sdk.Content{&sdk.TextContent{Text: fmt.Sprintf("%s %v", res.Action, res.Content["confirm"])}}}, nil
+		})
+	ts := httptest.NewServer(sdk.NewStreamableHTTPHandler(func(*http.Request) *sdk.Server { return s }, nil))
+	t.Cleanup(ts.Close)
+	u := mustNew(t, integration(t, "integrations:\n  - name: cal\n    type: mcp\n    url: "+ts.URL+"\n    timeout: "+timeout+"\n"), Deps{})
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	go u.Run(ctx)
+	if err := u.WaitStarted(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(10 * time.Second); len(u.Tools()) == 0; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the upstream's tools never appeared")
+		}
+	}
+	return u
+}
+
+// modernCall is a call from a 2026-07-28 client that can be asked;
+// state and answer continue an input_required result.
+func modernCall(u *Upstream, client string, args map[string]any, state string, answer *mcpgo.ElicitationResult) *integrations.Call {
+	tl := u.Tools()[0]
+	var p mcpgo.CallToolParams
+	p.Name = tl.Name()
+	p.Arguments = args
+	p.RequestState = state
+	if answer != nil {
+		p.InputResponses = mcpgo.InputResponses{questionID: mcpgo.NewElicitationInputResponse(*answer)}
+	}
+	c := integrations.NewCall(tl, p)
+	c.Caller.ClientID = client
+	c.CanElicit, c.MultiRoundTrip = true, true
+	return c
+}
+
+func run(t *testing.T, u *Upstream, c *integrations.Call) (*mcpgo.CallToolResult, error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	return u.Tools()[0].Handler.Call(ctx, c)
+}
+
+var accept = &mcpgo.ElicitationResult{ElicitationResponse: mcpgo.ElicitationResponse{Action: mcpgo.ElicitationResponseActionAccept, Content: map[string]any{"confirm": true}}}
+
+// heldQuestion starts a call and returns the requestState of the
+// upstream's question.
+func heldQuestion(t *testing.T, u *Upstream, client string, args map[string]any) string {
+	t.Helper()
+	c := modernCall(u, client, args, "", nil)
+	res, err := run(t, u, c)
+	if err != nil || !res.NeedsInput() || !strings.HasPrefix(res.RequestState, heldPrefix) {
+		t.Fatalf("first call: %+v, %v; want the upstream's question", res, err)
+	}
+	q := res.InputRequests[questionID]
+	if q.Elicitation == nil || q.Elicitation.Message != "Book it?" || c.Elicited != "asked" {
+		t.Fatalf("question %+v, elicited %q", q, c.Elicited)
+	}
+	return res.RequestState
+}
+
+func TestHeldQuestionIsAnsweredByTheRetry(t *testing.T) {
+	u := askingUpstream(t, "10s")
+	args := map[string]any{"slot": "10:00"}
+	state := heldQuestion(t, u, "voice", args)
+
+	// Only the call that was asked may answer: another client, other
+	// arguments or an unknown state are refused and leave it open.
+	for name, c := range map[string]*integrations.Call{
+		"another client":  modernCall(u, "other", args, state, accept),
+		"other arguments": modernCall(u, "voice", map[string]any{"slot": "11:00"}, state, accept),
+		"unknown state":   modernCall(u, "voice", args, heldPrefix+"0123", accept),
+	} {
+		if _, err := run(t, u, c); integrations.KindOf(err) != integrations.KindInvalid || !strings.Contains(integrations.PublicMessage(err), "no longer open") {
+			t.Errorf("%s: %v, want the question closed to it", name, err)
+		}
+	}
+	c := modernCall(u, "voice", args, state, accept)
+	res, err := run(t, u, c)
+	if err != nil || res.IsError || text(res) != "accept true" || c.Elicited != "accept" {
+		t.Fatalf("answer: %+v, %v, elicited %q", res, err, c.Elicited)
+	}
+	if _, err := run(t, u, modernCall(u, "voice", args, state, accept)); integrations.KindOf(err) != integrations.KindInvalid {
+		t.Fatalf("the same answer again: %v, want the question closed", err)
+	}
+	if n := parkedCount(u); n != 0 {
+		t.Fatalf("%d questions still parked", n)
+	}
+}
+
+// A retry without an answer tells the upstream the question was cancelled.
+func TestHeldQuestionRetryWithoutAnswer(t *testing.T) {
+	u := askingUpstream(t, "10s")
+	state := heldQuestion(t, u, "voice", nil)
+	c := modernCall(u, "voice", nil, state, nil)
+	res, err := run(t, u, c)
+	if err != nil || res.IsError || text(res) != "cancel <nil>" || c.Elicited != "unanswered" {
+		t.Fatalf("%+v, %v, elicited %q; want the upstream told no answer came", res, err, c.Elicited)
+	}
+}
+
+// A question nobody answers is given up just before the integration's
+// timeout (the upstream hears cancel, while it can), and the late answer
+// runs nothing.
+func TestHeldQuestionExpiresWithTheTimeout(t *testing.T) {
+	u := askingUpstream(t, "300ms")
+	state := heldQuestion(t, u, "voice", nil)
+	for deadline := time.Now().Add(10 * time.Second); parkedCount(u) > 0; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the held call outlived its timeout")
+		}
+	}
+	if _, err := run(t, u, modernCall(u, "voice", nil, state, accept)); integrations.KindOf(err) != integrations.KindInvalid {
+		t.Fatalf("a late answer: %v, want the question closed", err)
+	}
+}
+
+// A client that goes away while waiting for the upstream is told the call
+// was cancelled, and the held call ends with it.
+func TestHeldCallEndsWhenTheClientGoesAway(t *testing.T) {
+	u := askingUpstream(t, "10s")
+	state := heldQuestion(t, u, "voice", nil)
+	if n := parkedCount(u); n != 1 {
+		t.Fatalf("%d parked questions, want 1", n)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, err := u.Tools()[0].Handler.Call(ctx, modernCall(u, "voice", nil, state, accept))
+	if integrations.KindOf(err) != integrations.KindCancelled {
+		t.Fatalf("%v, want cancelled", err)
+	}
+	if _, err := run(t, u, modernCall(u, "voice", nil, state, accept)); integrations.KindOf(err) != integrations.KindInvalid {
+		t.Fatalf("an answer after the client went away: %v, want the question closed", err)
+	}
+}
+
+// A handshake-era client is asked during the call; what became of the
+// question is on the Call for the audit line.
+func TestForwardedQuestionOutcome(t *testing.T) {
+	u := askingUpstream(t, "10s")
+	for _, tc := range []struct {
+		name   string
+		elicit func(context.Context, mcpgo.ElicitationParams) (*mcpgo.ElicitationResult, error)
+		can    bool
+		want   string
+		says   string
+	}{
+		{"accepted", func(context.Context, mcpgo.ElicitationParams) (*mcpgo.ElicitationResult, error) { return accept, nil }, true, "accept", "accept true"},
+		{"client failed", func(context.Context, mcpgo.ElicitationParams) (*mcpgo.ElicitationResult, error) {
+			return nil, errors.New("the phone app crashed")
+		}, true, "unanswered", "elicitation failed"},
+		{"no answer", func(context.Context, mcpgo.ElicitationParams) (*mcpgo.ElicitationResult, error) { return nil, nil }, true, "unanswered", "elicitation failed"},
+		{"cannot be asked", nil, false, "refused", "elicitation failed"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tl := u.Tools()[0]
+			c := integrations.NewCall(tl, mcpgo.CallToolParams{Name: tl.Name()})
+			c.Session, c.CanElicit, c.Elicit = "s-1", tc.can, tc.elicit
+			res, err := run(t, u, c)
+			if err != nil || !strings.Contains(text(res), tc.says) || c.Elicited != tc.want {
+				t.Fatalf("%+v, %v, elicited %q; want %q saying %q", res, err, c.Elicited, tc.want, tc.says)
+			}
+		})
+	}
+}
+
+func parkedCount(u *Upstream) int {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return len(u.held)
+}
