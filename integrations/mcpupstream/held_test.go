@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -27,6 +28,9 @@ func askingUpstream(t *testing.T, timeout string) *Upstream {
 				"type": "object", "properties": map[string]any{"confirm": map[string]any{"type": "boolean"}}}})
 			if err != nil {
 				return &sdk.CallToolResult{IsError: true, Content: []sdk.Content{&sdk.TextContent{Text: "elicitation failed: " + err.Error()}}}, nil
+			}
+			if token := req.Params.GetProgressToken(); token != nil {
+				_ = req.Session.NotifyProgress(ctx, &sdk.ProgressNotificationParams{ProgressToken: token, Progress: 1, Total: 1, Message: "booking"})
 			}
 			return &sdk.CallToolResult{Content: []sdk.Content{&sdk.TextContent{Text: fmt.Sprintf("%s %v", res.Action, res.Content["confirm"])}}}, nil
 		})
@@ -198,4 +202,39 @@ func parkedCount(u *Upstream) int {
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	return len(u.held)
+}
+
+// Progress the upstream sends after the answer goes to the retry that
+// brought it, under that request's own token.
+func TestHeldCallProgressFollowsTheRetry(t *testing.T) {
+	u := askingUpstream(t, "10s")
+	type note struct {
+		token  any
+		method string
+	}
+	var mu sync.Mutex
+	got := map[string][]note{}
+	notify := func(who string) func(string, map[string]any) {
+		return func(method string, params map[string]any) {
+			mu.Lock()
+			defer mu.Unlock()
+			got[who] = append(got[who], note{params["progressToken"], method})
+		}
+	}
+	first := modernCall(u, "voice", nil, "", nil)
+	first.ProgressToken, first.Notify = "p-1", notify("first")
+	res, err := run(t, u, first)
+	if err != nil || !res.NeedsInput() {
+		t.Fatalf("first call: %+v, %v", res, err)
+	}
+	retry := modernCall(u, "voice", nil, res.RequestState, accept)
+	retry.ProgressToken, retry.Notify = "p-2", notify("retry")
+	if res, err := run(t, u, retry); err != nil || text(res) != "accept true" {
+		t.Fatalf("retry: %+v, %v", res, err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(got["first"]) != 0 || len(got["retry"]) != 1 || got["retry"][0].token != "p-2" || got["retry"][0].method != "notifications/progress" {
+		t.Fatalf("progress went to %v, want one notification to the retry under p-2", got)
+	}
 }
