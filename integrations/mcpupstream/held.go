@@ -41,9 +41,9 @@ type held struct {
 	questions chan question
 	done      chan outcome // the upstream call's result, sent once
 
-	// Who may answer: the same tool, client and arguments.
-	tool, client string
-	args         []byte
+	// Who may answer: the same tool, client, call_id and arguments.
+	tool, client, callID string
+	args                 []byte
 
 	// answerBy is when a question still unanswered is given up: a little
 	// before the call's end, so the upstream is still there to be told.
@@ -81,7 +81,7 @@ func (u *Upstream) hold(ctx context.Context, h *handler, c *integrations.Call) (
 	// request's values (trace) but not its end.
 	bctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), u.cfg.Timeout)
 	hc := &held{ctx: bctx, cancel: cancel, questions: make(chan question), done: make(chan outcome, 1),
-		tool: c.Tool, client: c.Caller.ClientID, args: args,
+		tool: c.Tool, client: c.Caller.ClientID, callID: c.CallID(), args: args,
 		answerBy: time.Now().Add(u.cfg.Timeout - min(time.Second, u.cfg.Timeout/10))}
 	go func() {
 		defer cancel()
@@ -185,7 +185,7 @@ func (u *Upstream) park(hc *held, q question) string {
 }
 
 // unparkOne takes the question id, if it is open and c may answer it: the
-// same tool, client and arguments. A call that may not leaves it open.
+// same tool, client, call_id and arguments. A call that may not leaves it open.
 func (u *Upstream) unparkOne(id string, c *integrations.Call) *parked {
 	args, err := json.Marshal(c.Args)
 	if err != nil {
@@ -194,7 +194,7 @@ func (u *Upstream) unparkOne(id string, c *integrations.Call) *parked {
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	p := u.held[id]
-	if p == nil || p.hc.tool != c.Tool || p.hc.client != c.Caller.ClientID || string(p.hc.args) != string(args) {
+	if p == nil || p.hc.tool != c.Tool || p.hc.client != c.Caller.ClientID || p.hc.callID != c.CallID() || string(p.hc.args) != string(args) {
 		return nil
 	}
 	delete(u.held, id)

@@ -104,6 +104,11 @@ func TestHeldQuestionIsAnsweredByTheRetry(t *testing.T) {
 		"another client":  modernCall(u, "other", args, state, accept),
 		"other arguments": modernCall(u, "voice", map[string]any{"slot": "11:00"}, state, accept),
 		"unknown state":   modernCall(u, "voice", args, heldPrefix+"0123", accept),
+		"another phone call": func() *integrations.Call {
+			c := modernCall(u, "voice", args, state, accept)
+			c.Context = map[string]string{"call_id": "c-2"}
+			return c
+		}(),
 	} {
 		if _, err := run(t, u, c); integrations.KindOf(err) != integrations.KindInvalid || !strings.Contains(integrations.PublicMessage(err), "no longer open") {
 			t.Errorf("%s: %v, want the question closed to it", name, err)
