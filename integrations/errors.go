@@ -249,8 +249,9 @@ func IntegrationBusy(integration string) *Error {
 }
 
 // QuestionClosed: a client's answer came for an upstream's question that is
-// no longer open here (answered already, timed out, or asked by another
-// replica), so nothing was done with it.
+// not open here (answered already, or asked by another replica), so it was
+// not passed on. Whether an earlier answer was acted on is not known here,
+// so the sentence does not invite a blind retry.
 func QuestionClosed(tool string) *Error {
-	return Errorf(KindInvalid, nil, "The caller's answer came for a question of %s that is no longer open, so nothing was done with it. Call %s again to ask anew.", tool, tool)
+	return Errorf(KindInvalid, nil, "The caller's answer came for a question of %s that is no longer open (it was answered already, or asked elsewhere), so this answer was not passed on. Check whether it was done before calling %s again.", tool, tool)
 }

@@ -38,6 +38,10 @@ func (co *coalescer) middleware(t *integrations.Tool, next integrations.Handler)
 		res, err, joined, shared := co.flights.do(ctx, key, func(ctx context.Context) (*mcp.CallToolResult, error) {
 			return next.Call(ctx, &run)
 		})
+		if joined && err == nil && res != nil && res.NeedsInput() {
+			// A question is put to one caller: this one gets its own.
+			return next.Call(ctx, c)
+		}
 		c.Shared = shared
 		if !joined && ctx.Err() == nil { // this caller's run, and it has ended
 			c.Elicited = run.Elicited

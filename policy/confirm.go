@@ -157,21 +157,29 @@ func (c *confirmer) answered(ctx context.Context, k pending, answer *mcp.Elicita
 		// The confirmed tool has a question of its own (an upstream's
 		// elicitation, for a 2026-07-28 client): the retry that answers it
 		// continues this confirmed call instead of asking to confirm again.
-		res.RequestState = continuedPrefix + c.sign(k.mac, purposeContinued, k.b.continuing(res.RequestState), tk) + "." + res.RequestState
+		// It keeps the confirmation's nonce (so the Idempotency-Key) with
+		// a fresh expiry: the person has a full TTL for this question too.
+		cont := tk
+		cont.exp = c.now().Add(c.ttl).UnixMilli()
+		res.RequestState = continuedPrefix + c.sign(k.mac, purposeContinued, k.b.continuing(res.RequestState), cont) + "." + res.RequestState
 	}
 	return res, err
 }
 
 // continuedPrefix marks a requestState that continues a confirmed call: a
 // continuation signed over the confirmation's binding and the inner state
-// (the integration's own, passed on to it). It is not consumed here: the
-// inner state is single use where it is kept, and an answer it does not
-// know runs nothing.
+// (the integration's own, passed on to it), accepted once.
 const continuedPrefix = "c."
 
 func (c *confirmer) continued(ctx context.Context, k pending) (*mcp.CallToolResult, error) {
 	head, inner, _ := strings.Cut(strings.TrimPrefix(k.call.Presented.RequestState, continuedPrefix), ".")
 	tk, why := c.verify(k.mac, purposeContinued, head, k.b.continuing(inner))
+	if why == "" {
+		var err error
+		if why, err = c.consume(ctx, continuationTicket(tk, inner)); err != nil {
+			return nil, c.unavailable(k.tool, k.call, err)
+		}
+	}
 	if why != "" {
 		return c.ask(ctx, k, why)
 	}
@@ -242,14 +250,17 @@ func (c *confirmer) ask(ctx context.Context, k pending, why rejection) (*mcp.Cal
 // call was cancelled while the question was open). The question never
 // leaves this call, so there is nothing to replay and no single-use record.
 func (c *confirmer) askNow(ctx context.Context, k pending, q mcp.ElicitationParams, ph phrases) (*mcp.CallToolResult, error) {
-	answer, err := k.call.Elicit(ctx, q)
+	// The question is open for the confirmation's TTL, as a token is.
+	qctx, cancel := context.WithTimeout(ctx, c.ttl)
+	defer cancel()
+	answer, err := k.call.Elicit(qctx, q)
 	if err == nil && answer == nil {
 		err = errors.New("the client sent no answer")
 	}
 	if err != nil {
 		k.call.Decide(string(DecisionDeclined), reasonUnanswered)
 		if ctx.Err() != nil {
-			return nil, integrations.Cancelled(k.tool.Name(), err)
+			return nil, integrations.Cancelled(k.tool.Integration, err)
 		}
 		return nil, integrations.Errorf(integrations.KindUnavailable, err, ph.unanswered, k.tool.Name())
 	}

@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -169,11 +171,16 @@ func TestConfirmedCallContinuesThroughTheToolsQuestion(t *testing.T) {
 	if len(h.runs) != 2 || h.runs[1].RequestState != "mcp.inner-1" || h.keys[1] == "" || h.keys[1] != h.keys[0] {
 		t.Fatalf("runs %+v keys %q: want the tool's own state and the first run's Idempotency-Key", h.runs, h.keys)
 	}
+	// The continuation is accepted once, even where the tool's own state
+	// could be presented again.
+	if _, msg := question(t, call(upstreamAnswer(args, cont))); msg != "Refund 12.5 euros?" || len(h.runs) != 2 {
+		t.Fatalf("a replayed continuation: asked %q, ran %d times; want a fresh confirmation and no run", msg, len(h.runs))
+	}
 	var decisions []string
 	for _, l := range auditLines(t, audit.Bytes()) {
 		decisions = append(decisions, l["decision"].(string))
 	}
-	want := "confirmation_required confirmed confirmation_required confirmation_required confirmation_required confirmed"
+	want := "confirmation_required confirmed confirmation_required confirmation_required confirmation_required confirmed confirmation_required"
 	if got := strings.Join(decisions, " "); got != want {
 		t.Errorf("audit decisions %q, want %q", got, want)
 	}
@@ -226,5 +233,83 @@ func TestCoalesceLeavesAnswersApart(t *testing.T) {
 	g.call(context.Background(), args, cc)
 	if l := g.lines(t); len(l) != 1 || l[0]["upstream_elicitation"] != "accept" {
 		t.Fatalf("audit %v, want upstream_elicitation accept", l)
+	}
+}
+
+// A question put during the call is open for the confirmation's TTL, as a
+// token is: the asker's context ends then.
+func TestConfirmQuestionDuringTheCallExpires(t *testing.T) {
+	tool, _ := roundsTool(t, "elicit", &spy{})
+	ctx := withSession(WithCaller(context.Background(), caller), "s-1", &canElicit)
+	c := edge.NewCall(ctx, tool, callReq(map[string]any{"order_id": "A-1", "amount": 1}))
+	var left time.Duration
+	c.Elicit = func(ctx context.Context, _ mcp.ElicitationParams) (*mcp.ElicitationResult, error) {
+		dl, ok := ctx.Deadline()
+		if !ok {
+			return nil, errors.New("no deadline")
+		}
+		left = time.Until(dl)
+		return nil, context.DeadlineExceeded
+	}
+	if _, err := tool.Handler.Call(ctx, c); err != nil {
+		t.Fatal(err)
+	}
+	if left <= 0 || left > 2*time.Minute {
+		t.Fatalf("the question was open for %s, want at most the TTL (2m)", left)
+	}
+}
+
+// questioner asks a question of its own on every run, each under its own
+// requestState, after gate opens.
+type questioner struct {
+	gate    chan struct{}
+	started chan struct{}
+	n       atomic.Int32
+}
+
+func (q *questioner) Call(ctx context.Context, c *integrations.Call) (*mcp.CallToolResult, error) {
+	n := q.n.Add(1)
+	q.started <- struct{}{}
+	<-q.gate
+	c.Elicited = "asked"
+	return server.NewInputRequestBuilder(fmt.Sprintf("mcp.q-%d", n)).Elicit("upstream", mcp.ElicitationParams{Message: "Book it?"}).ToolResult(), nil
+}
+
+// Identical calls in flight share a run, but a question is put to one
+// caller: one that joined a run that ended in a question gets its own, and
+// what became of it reaches its audit line (coalesced reads and dedupe
+// windows alike).
+func TestSharedRunsPutQuestionsToOneCaller(t *testing.T) {
+	for name, tool := range map[string]func(integrations.Handler) *integrations.Tool{
+		"coalesce": readTool,
+		"dedupe":   func(h integrations.Handler) *integrations.Tool { return ticketTool(h, 30*time.Second) },
+	} {
+		t.Run(name, func(t *testing.T) {
+			h := &questioner{gate: make(chan struct{}), started: make(chan struct{}, 4)}
+			f := newPhoneFixture(t, tool(h), Deps{})
+			cc := map[string]string{"call_id": "c-1"}
+			states := make([]string, 2)
+			var wg sync.WaitGroup
+			for i := range states {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					res, _ := f.call(context.Background(), map[string]any{"x": 1}, cc)
+					states[i] = res.RequestState
+				}()
+			}
+			<-h.started
+			waitFor(t, func() bool { return f.waiting() == 2 })
+			close(h.gate)
+			wg.Wait()
+			if states[0] == states[1] || states[0] == "" || states[1] == "" || h.n.Load() != 2 {
+				t.Fatalf("states %q after %d runs: want each caller its own question", states, h.n.Load())
+			}
+			for _, l := range f.lines(t) {
+				if l["upstream_elicitation"] != "asked" {
+					t.Errorf("audit line %v, want upstream_elicitation asked", l)
+				}
+			}
+		})
 	}
 }

@@ -64,6 +64,7 @@ type dedupeOutcome struct {
 	decision string
 	reason   string
 	replayed bool // answered from the store, not run
+	elicited string
 }
 
 // executed: the call ran the tool and it succeeded.
@@ -96,11 +97,27 @@ func (d *deduper) middleware(t *integrations.Tool, next integrations.Handler) in
 		if err != nil {
 			return nil, integrations.InvalidArgs(t.Name(), []string{err.Error()})
 		}
-		// The run gets its own copy of the call: it may outlive this caller.
-		run := *c
-		out, err, joined, _ := d.flights.do(ctx, key, func(ctx context.Context) (dedupeOutcome, error) {
-			return d.run(ctx, t, next, &run, key)
-		})
+		var out dedupeOutcome
+		var joined bool
+		if c.Presented.RequestState != "" {
+			// The answer to a tool's own question goes to the call that
+			// asked it, never joined to another run.
+			out, err = d.run(ctx, t, next, c, key)
+		} else {
+			// The run gets its own copy of the call: it may outlive this caller.
+			run := *c
+			out, err, joined, _ = d.flights.do(ctx, key, func(ctx context.Context) (dedupeOutcome, error) {
+				return d.run(ctx, t, next, &run, key)
+			})
+			if joined && err == nil && out.res != nil && out.res.NeedsInput() {
+				// A question is put to one caller: this one gets its own.
+				joined = false
+				out, err = d.run(ctx, t, next, c, key)
+			}
+		}
+		if !joined && ctx.Err() == nil {
+			c.Elicited = out.elicited
+		}
 		if err != nil && ctx.Err() != nil && integrations.KindOf(err) == integrations.KindInternal {
 			return nil, integrations.Cancelled(t.Integration, err)
 		}
@@ -143,7 +160,7 @@ func (d *deduper) run(ctx context.Context, t *integrations.Tool, next integratio
 		}
 	}
 	res, err := next.Call(ctx, c)
-	out := dedupeOutcome{res: res, decision: c.Decision, reason: c.Reason}
+	out := dedupeOutcome{res: res, decision: c.Decision, reason: c.Reason, elicited: c.Elicited}
 	if !out.executed(err) {
 		if rerr := d.store.Release(context.WithoutCancel(ctx), r); rerr != nil {
 			d.log.Warn("dedupe lease not released", "tool", t.Name(), "error", rerr)

@@ -182,6 +182,17 @@ func idempotencyKey(key []byte, t ticket) string {
 // stepping back a little cannot make a spent token valid again.
 const pruneGrace = time.Minute
 
+// continuationTicket is the single-use ticket of a continuation: its
+// confirmation's nonce (spent already when the call was confirmed) mixed
+// with the inner state it continues.
+func continuationTicket(t ticket, inner string) ticket {
+	h := sha256.New()
+	h.Write(t.nonce[:])
+	h.Write([]byte(inner))
+	copy(t.nonce[:], h.Sum(nil))
+	return t
+}
+
 // claimKey is the single-use key of a ticket.
 func claimKey(t ticket) string { return "confirmation:" + hex.EncodeToString(t.nonce[:]) }
 

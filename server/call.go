@@ -26,8 +26,12 @@ func (m *MCP) newCall(ctx context.Context, t *integrations.Tool, req mcp.CallToo
 		// A handshake-era session can be sent elicitation/create during the
 		// call (an upstream MCP server's question, forwarded).
 		// The call's own context carries the session to ask.
-		c.Elicit = func(_ context.Context, p mcp.ElicitationParams) (*mcp.ElicitationResult, error) {
-			return srv.RequestElicitation(ctx, mcp.ElicitationRequest{Params: p})
+		// Ending with either: the asker's (its timeout) or the call's.
+		c.Elicit = func(actx context.Context, p mcp.ElicitationParams) (*mcp.ElicitationResult, error) {
+			rctx, cancel := context.WithCancel(ctx)
+			defer cancel()
+			defer context.AfterFunc(actx, cancel)()
+			return srv.RequestElicitation(rctx, mcp.ElicitationRequest{Params: p})
 		}
 	}
 	return c

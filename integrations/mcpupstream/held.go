@@ -5,6 +5,8 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
+	"runtime/debug"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -64,18 +66,39 @@ type outcome struct {
 	err error
 }
 
-// parked is a question waiting for the client's retry.
+// parked is a question waiting for the client's retry. closed: the
+// question was given up (the upstream heard cancel), so an answer is no
+// longer passed on; the retry still gets what the upstream did.
 type parked struct {
-	hc *held
-	q  question
+	hc     *held
+	q      question
+	closed bool
 }
 
+// maxHeld bounds the calls held at once per integration when it sets no
+// max_concurrent: each is an upstream call in flight.
+const maxHeld = 64
+
+// endedGrace is how long the result of a held call that ended while its
+// question waited is kept for the client's retry.
+const endedGrace = time.Minute
+
 // hold starts the upstream call in the background and answers this request
-// with the call's result or its first question.
+// with the call's result or its first question. The call counts against the
+// integration's max_concurrent for its whole life, not only for this
+// request.
 func (u *Upstream) hold(ctx context.Context, h *handler, c *integrations.Call) (*mcp.CallToolResult, error) {
 	args, err := json.Marshal(c.Args)
 	if err != nil {
 		return nil, integrations.InvalidArgs(h.exposed, []string{err.Error()})
+	}
+	limit := int64(maxHeld)
+	if u.cfg.MaxConcurrent > 0 {
+		limit = int64(u.cfg.MaxConcurrent)
+	}
+	if u.heldCalls.Add(1) > limit {
+		u.heldCalls.Add(-1)
+		return nil, integrations.IntegrationBusy(u.cfg.Name)
 	}
 	// The upstream call outlives this request: its context keeps the
 	// request's values (trace) but not its end.
@@ -84,10 +107,18 @@ func (u *Upstream) hold(ctx context.Context, h *handler, c *integrations.Call) (
 		tool: c.Tool, client: c.Caller.ClientID, callID: c.CallID(), args: args,
 		answerBy: time.Now().Add(u.cfg.Timeout - min(time.Second, u.cfg.Timeout/10))}
 	go func() {
+		defer u.heldCalls.Add(-1)
 		defer cancel()
-		res, err := u.send(bctx, h, c, hc)
-		hc.done <- outcome{res, err}
-		u.unpark(hc)
+		var o outcome
+		defer func() {
+			if r := recover(); r != nil {
+				u.log.Error("held upstream call panicked", "tool", c.Tool, "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+				o = outcome{err: integrations.Errorf(integrations.KindInternal, fmt.Errorf("panic: %v", r), "%s failed unexpectedly.", h.exposed)}
+			}
+			hc.done <- o
+			u.ended(hc)
+		}()
+		o.res, o.err = u.send(bctx, h, c, hc)
 	}()
 	return u.await(ctx, h, hc, c)
 }
@@ -115,24 +146,28 @@ func (u *Upstream) await(ctx context.Context, h *handler, hc *held, c *integrati
 }
 
 // resume hands the client's answer to the held call whose question it
-// answers, and waits for what the upstream does next.
+// answers, and waits for what the upstream does next (or returns what it
+// did, if it went on without the answer).
 func (u *Upstream) resume(ctx context.Context, h *handler, c *integrations.Call) (*mcp.CallToolResult, error) {
+	if ctx.Err() != nil { // a client already gone answers nothing
+		return nil, integrations.Cancelled(u.cfg.Name, ctx.Err())
+	}
 	id := strings.TrimPrefix(c.Presented.RequestState, heldPrefix)
-	p := u.unparkOne(id, c)
-	if p == nil {
+	answer := mcpserver.ElicitationResponse(c.Presented.Responses, questionID)
+	hc, delivered := u.answer(id, c, answer)
+	if hc == nil {
 		return nil, integrations.QuestionClosed(h.exposed)
 	}
-	answer := mcpserver.ElicitationResponse(c.Presented.Responses, questionID)
-	if answer == nil {
+	switch {
+	case !delivered || answer == nil:
 		c.Elicited = elicitUnanswered
-	} else {
+	default:
 		c.Elicited = string(answer.Action)
 	}
-	p.q.answer <- answer
-	if token := p.hc.progressToken.Load(); token != nil {
+	if token := hc.progressToken.Load(); token != nil {
 		u.progress.Store(*token, c) // the rest of the progress goes to this request
 	}
-	return u.await(ctx, h, p.hc, c)
+	return u.await(ctx, h, hc, c)
 }
 
 // ask is the held call's side of an upstream's question: it goes to the
@@ -140,7 +175,7 @@ func (u *Upstream) resume(ctx context.Context, h *handler, c *integrations.Call)
 // that does not come (a retry without one, or none before answerBy) is
 // told to the upstream as a cancel, while its call is still alive to hear
 // it; a request from the upstream left unanswered would hold it up.
-func (hc *held) ask(ctx context.Context, params mcp.ElicitationParams) (*mcp.ElicitationResult, error) {
+func (hc *held) ask(ctx context.Context, u *Upstream, params mcp.ElicitationParams) (*mcp.ElicitationResult, error) {
 	q := question{params: params, answer: make(chan *mcp.ElicitationResult, 1)}
 	giveUp := time.NewTimer(time.Until(hc.answerBy))
 	defer giveUp.Stop()
@@ -160,6 +195,9 @@ func (hc *held) ask(ctx context.Context, params mcp.ElicitationParams) (*mcp.Eli
 		}
 		return a, nil
 	case <-giveUp.C:
+		if a := u.giveUp(q); a != nil {
+			return a, nil // it came just now
+		}
 		return noAnswer, nil
 	case <-hc.ctx.Done():
 		return nil, hc.ctx.Err()
@@ -184,30 +222,67 @@ func (u *Upstream) park(hc *held, q question) string {
 	return id
 }
 
-// unparkOne takes the question id, if it is open and c may answer it: the
-// same tool, client, call_id and arguments. A call that may not leaves it open.
-func (u *Upstream) unparkOne(id string, c *integrations.Call) *parked {
+// answer takes question id for c, if it is open to c (the same tool,
+// client, call_id and arguments; a call that may not leaves it open), and
+// passes the answer on unless the question was given up. Both happen under
+// u.mu, so an answer is either passed on or reported as not delivered.
+func (u *Upstream) answer(id string, c *integrations.Call, a *mcp.ElicitationResult) (hc *held, delivered bool) {
 	args, err := json.Marshal(c.Args)
 	if err != nil {
-		return nil
+		return nil, false
 	}
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	p := u.held[id]
 	if p == nil || p.hc.tool != c.Tool || p.hc.client != c.Caller.ClientID || p.hc.callID != c.CallID() || string(p.hc.args) != string(args) {
-		return nil
+		return nil, false
 	}
 	delete(u.held, id)
-	return p
+	if p.closed {
+		return p.hc, false
+	}
+	p.q.answer <- a // buffered: never blocks
+	return p.hc, true
 }
 
-// unpark drops the questions of a held call that has ended.
-func (u *Upstream) unpark(hc *held) {
+// giveUp closes the parked question q, unless its answer arrived: then it
+// returns it.
+func (u *Upstream) giveUp(q question) *mcp.ElicitationResult {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	select {
+	case a := <-q.answer:
+		if a == nil {
+			return noAnswer
+		}
+		return a
+	default:
+	}
+	for _, p := range u.held {
+		if p.q.answer == q.answer {
+			p.closed = true
+		}
+	}
+	return nil
+}
+
+// ended is called when a held call has ended. A question of it still
+// parked is closed and kept a while, so that the retry gets what the
+// upstream did without the answer instead of being told nothing happened.
+func (u *Upstream) ended(hc *held) {
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	for id, p := range u.held {
 		if p.hc == hc {
-			delete(u.held, id)
+			p.closed = true
+			u.log.Info("an upstream call went on without the caller's answer; its result waits for the client's retry", "tool", hc.tool)
+			time.AfterFunc(endedGrace, func() {
+				u.mu.Lock()
+				defer u.mu.Unlock()
+				if u.held[id] == p {
+					delete(u.held, id)
+				}
+			})
 		}
 	}
 }

@@ -21,11 +21,27 @@ import (
 // it?" and says what the answer was.
 func askingUpstream(t *testing.T, timeout string) *Upstream {
 	t.Helper()
+	return askingUpstreamWith(t, timeout, 0)
+}
+
+// askingUpstreamWith is askingUpstream whose tool waits at most patience
+// for the answer (0: as long as the call lasts) and then goes ahead.
+func askingUpstreamWith(t *testing.T, timeout string, patience time.Duration) *Upstream {
+	t.Helper()
 	s := sdk.NewServer(&sdk.Implementation{Name: "cal", Version: "1"}, nil)
 	s.AddTool(&sdk.Tool{Name: "book", Description: "Books after asking.", InputSchema: map[string]any{"type": "object"}},
 		func(ctx context.Context, req *sdk.CallToolRequest) (*sdk.CallToolResult, error) {
-			res, err := req.Session.Elicit(ctx, &sdk.ElicitParams{Message: "Book it?", RequestedSchema: map[string]any{
+			ectx := ctx
+			if patience > 0 {
+				var cancel context.CancelFunc
+				ectx, cancel = context.WithTimeout(ctx, patience)
+				defer cancel()
+			}
+			res, err := req.Session.Elicit(ectx, &sdk.ElicitParams{Message: "Book it?", RequestedSchema: map[string]any{
 				"type": "object", "properties": map[string]any{"confirm": map[string]any{"type": "boolean"}}}})
+			if err != nil && patience > 0 {
+				return &sdk.CallToolResult{Content: []sdk.Content{&sdk.TextContent{Text: "booked without an answer"}}}, nil
+			}
 			if err != nil {
 				return &sdk.CallToolResult{IsError: true, Content: []sdk.Content{&sdk.TextContent{Text: "elicitation failed: " + err.Error()}}}, nil
 			}
@@ -139,37 +155,69 @@ func TestHeldQuestionRetryWithoutAnswer(t *testing.T) {
 }
 
 // A question nobody answers is given up just before the integration's
-// timeout (the upstream hears cancel, while it can), and the late answer
-// runs nothing.
-func TestHeldQuestionExpiresWithTheTimeout(t *testing.T) {
+// timeout: the upstream hears cancel while it can, and the late retry gets
+// what it did then, not an answer passed on.
+func TestHeldQuestionIsGivenUpBeforeTheTimeout(t *testing.T) {
 	u := askingUpstream(t, "300ms")
 	state := heldQuestion(t, u, "voice", nil)
-	for deadline := time.Now().Add(10 * time.Second); parkedCount(u) > 0; time.Sleep(10 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatal("the held call outlived its timeout")
-		}
+	waitHeldCalls(t, u)
+	c := modernCall(u, "voice", nil, state, accept)
+	res, err := run(t, u, c)
+	if err != nil || text(res) != "cancel <nil>" || c.Elicited != "unanswered" {
+		t.Fatalf("a late answer: %+v, %v, elicited %q; want the upstream's result after cancel", res, err, c.Elicited)
 	}
 	if _, err := run(t, u, modernCall(u, "voice", nil, state, accept)); integrations.KindOf(err) != integrations.KindInvalid {
-		t.Fatalf("a late answer: %v, want the question closed", err)
+		t.Fatalf("the same answer again: %v, want the question closed", err)
 	}
 }
 
-// A client that goes away while waiting for the upstream is told the call
-// was cancelled, and the held call ends with it.
-func TestHeldCallEndsWhenTheClientGoesAway(t *testing.T) {
+// An upstream that goes on without the answer: the retry gets what it did,
+// never "nothing was done".
+func TestHeldCallThatWentOnWithoutTheAnswer(t *testing.T) {
+	u := askingUpstreamWith(t, "10s", 200*time.Millisecond)
+	state := heldQuestion(t, u, "voice", nil)
+	waitHeldCalls(t, u)
+	c := modernCall(u, "voice", nil, state, accept)
+	res, err := run(t, u, c)
+	if err != nil || text(res) != "booked without an answer" || c.Elicited != "unanswered" {
+		t.Fatalf("%+v, %v, elicited %q; want the upstream's result and the answer not passed on", res, err, c.Elicited)
+	}
+}
+
+// A retry whose client has already gone passes nothing on: the question
+// stays open for the client's next retry.
+func TestHeldQuestionIgnoresAGoneClient(t *testing.T) {
 	u := askingUpstream(t, "10s")
 	state := heldQuestion(t, u, "voice", nil)
-	if n := parkedCount(u); n != 1 {
-		t.Fatalf("%d parked questions, want 1", n)
-	}
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	_, err := u.Tools()[0].Handler.Call(ctx, modernCall(u, "voice", nil, state, accept))
 	if integrations.KindOf(err) != integrations.KindCancelled {
 		t.Fatalf("%v, want cancelled", err)
 	}
-	if _, err := run(t, u, modernCall(u, "voice", nil, state, accept)); integrations.KindOf(err) != integrations.KindInvalid {
-		t.Fatalf("an answer after the client went away: %v, want the question closed", err)
+	if res, err := run(t, u, modernCall(u, "voice", nil, state, accept)); err != nil || text(res) != "accept true" {
+		t.Fatalf("the next retry: %+v, %v; want the question still open", res, err)
+	}
+}
+
+// Held calls count against the integration's max_concurrent for their
+// whole life.
+func TestHeldCallsAreBounded(t *testing.T) {
+	u := askingUpstream(t, "10s")
+	u.cfg.MaxConcurrent = 2
+	heldQuestion(t, u, "voice", map[string]any{"n": 1})
+	heldQuestion(t, u, "voice", map[string]any{"n": 2})
+	if _, err := run(t, u, modernCall(u, "voice", map[string]any{"n": 3}, "", nil)); integrations.KindOf(err) != integrations.KindLimited {
+		t.Fatalf("a third held call: %v, want the integration busy", err)
+	}
+}
+
+func waitHeldCalls(t *testing.T, u *Upstream) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); u.heldCalls.Load() > 0; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the held call outlived its timeout")
+		}
 	}
 }
 

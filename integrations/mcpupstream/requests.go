@@ -24,7 +24,7 @@ func (f elicitForwarder) Elicit(ctx context.Context, req mcp.ElicitationRequest)
 	in := f.u.callFor(ctx)
 	switch {
 	case in != nil && in.held != nil:
-		return in.held.ask(ctx, req.Params)
+		return in.held.ask(ctx, f.u, req.Params)
 	case in == nil || !in.call.CanElicit || in.call.Elicit == nil:
 		tool := ""
 		if in != nil {

@@ -66,14 +66,15 @@ type Upstream struct {
 	refs refs // the secret references of cfg, parsed
 	http *http.Client
 
-	mu      sync.Mutex
-	client  *mcpclient.Client // nil while disconnected
-	tools   []*integrations.Tool
-	lastErr error
-	used    secrets.Redactor                 // credentials sent, scrubbed from results (under mu)
-	leftOut map[string]string                // upstream tool → why it is not exposed (logged once; under mu)
-	calls   map[*integrations.Call]*inflight // calls in flight, for requests from the upstream (under mu)
-	held    map[string]*parked               // upstream questions waiting for a 2026-07-28 client's retry (under mu)
+	mu        sync.Mutex
+	client    *mcpclient.Client // nil while disconnected
+	tools     []*integrations.Tool
+	lastErr   error
+	used      secrets.Redactor                 // credentials sent, scrubbed from results (under mu)
+	leftOut   map[string]string                // upstream tool → why it is not exposed (logged once; under mu)
+	calls     map[*integrations.Call]*inflight // calls in flight, for requests from the upstream (under mu)
+	held      map[string]*parked               // upstream questions waiting for a 2026-07-28 client's retry (under mu)
+	heldCalls atomic.Int64                     // upstream calls held for a 2026-07-28 client's answer
 
 	legacy       bool     // the upstream needs the handshake era (Run's goroutine only)
 	stopListen   func()   // ends the subscriptions/listen stream (Run's goroutine only)

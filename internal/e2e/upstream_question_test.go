@@ -159,8 +159,10 @@ func modernCall(t *testing.T, baseURL, tool, state string, responses map[string]
 func TestMCPUpstreamQuestionIsAnsweredOnce(t *testing.T) {
 	up := bookingUpstream(t)
 	audit := filepath.Join(t.TempDir(), "audit.jsonl")
-	srv := serve(t, bookingConfig(up.URL, audit, "    tools: {confirm: [book]}\n"))
+	srv := serve(t, bookingConfig(up.URL, audit, "    tools: {confirm: [book]}\n")+
+		"  - name: cal_free\n    type: mcp\n    url: "+up.URL+"\n    timeout: 20s\n")
 	waitTool(t, srv.app, "cal_book")
+	waitTool(t, srv.app, "cal_free_book")
 	yes := map[string]any{"confirm": map[string]any{"action": "accept", "content": map[string]any{"confirm": true}}}
 
 	// The tool is under a confirm glob: first the confirmation, then, in the
@@ -186,8 +188,20 @@ func TestMCPUpstreamQuestionIsAnsweredOnce(t *testing.T) {
 	if res["isError"] == true || !strings.Contains(fmt.Sprint(res["content"]), "accept true") {
 		t.Fatalf("answered: %v", res)
 	}
+	// The same answer again: the continuation is spent, so a fresh
+	// confirmation is asked and nothing reaches the upstream.
 	res = modernCall(t, srv.BaseURL, "cal_book", state, answer)
-	if res["isError"] != true || !strings.Contains(fmt.Sprint(res["content"]), "no longer open") {
+	if reqs, _ := res["inputRequests"].(map[string]any); res["resultType"] != "input_required" || reqs["confirm"] == nil {
+		t.Fatalf("the same answer again: %v, want a fresh confirmation", res)
+	}
+	// Without a confirmation around it, a replayed answer is told the
+	// question is closed.
+	first := modernCall(t, srv.BaseURL, "cal_free_book", "", nil)
+	again := map[string]any{"upstream": map[string]any{"action": "accept", "content": map[string]any{"confirm": true}}}
+	if res := modernCall(t, srv.BaseURL, "cal_free_book", first["requestState"].(string), again); res["isError"] == true {
+		t.Fatalf("answering cal_free_book: %v", res)
+	}
+	if res := modernCall(t, srv.BaseURL, "cal_free_book", first["requestState"].(string), again); res["isError"] != true || !strings.Contains(fmt.Sprint(res["content"]), "no longer open") {
 		t.Fatalf("the same answer again: %v, want the question closed", res)
 	}
 	up.mu.Lock()
@@ -198,14 +212,14 @@ func TestMCPUpstreamQuestionIsAnsweredOnce(t *testing.T) {
 		}
 	}
 	up.mu.Unlock()
-	if calls != 1 {
-		t.Errorf("the upstream got %d tools/call requests, want 1", calls)
+	if calls != 2 {
+		t.Errorf("the upstream got %d tools/call requests, want 2 (one per tool)", calls)
 	}
 	var got []string
-	for _, l := range waitAudit(t, audit, 5) {
+	for _, l := range waitAudit(t, audit, 8)[:5] {
 		got = append(got, fmt.Sprintf("%s/%s/%v", l["decision"], l["outcome"], l["upstream_elicitation"]))
 	}
-	want := []string{"confirmation_required/ok/<nil>", "confirmed/ok/asked", "confirmation_required/ok/<nil>", "confirmed/ok/accept", "confirmed/invalid/<nil>"}
+	want := []string{"confirmation_required/ok/<nil>", "confirmed/ok/asked", "confirmation_required/ok/<nil>", "confirmed/ok/accept", "confirmation_required/ok/<nil>"}
 	if strings.Join(got, " ") != strings.Join(want, " ") {
 		t.Errorf("audit:\n got %v\nwant %v", got, want)
 	}
