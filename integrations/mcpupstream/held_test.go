@@ -84,7 +84,7 @@ func modernCall(u *Upstream, client string, args map[string]any, state string, a
 	return c
 }
 
-func run(t *testing.T, u *Upstream, c *integrations.Call) (*mcpgo.CallToolResult, error) {
+func runCall(t *testing.T, u *Upstream, c *integrations.Call) (*mcpgo.CallToolResult, error) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -98,7 +98,7 @@ var accept = &mcpgo.ElicitationResult{ElicitationResponse: mcpgo.ElicitationResp
 func heldQuestion(t *testing.T, u *Upstream, client string, args map[string]any) string {
 	t.Helper()
 	c := modernCall(u, client, args, "", nil)
-	res, err := run(t, u, c)
+	res, err := runCall(t, u, c)
 	if err != nil || !res.NeedsInput() || !strings.HasPrefix(res.RequestState, heldPrefix) {
 		t.Fatalf("first call: %+v, %v; want the upstream's question", res, err)
 	}
@@ -126,16 +126,16 @@ func TestHeldQuestionIsAnsweredByTheRetry(t *testing.T) {
 			return c
 		}(),
 	} {
-		if _, err := run(t, u, c); integrations.KindOf(err) != integrations.KindInvalid || !strings.Contains(integrations.PublicMessage(err), "no longer open") {
+		if _, err := runCall(t, u, c); integrations.KindOf(err) != integrations.KindInvalid || !strings.Contains(integrations.PublicMessage(err), "no longer open") {
 			t.Errorf("%s: %v, want the question closed to it", name, err)
 		}
 	}
 	c := modernCall(u, "voice", args, state, accept)
-	res, err := run(t, u, c)
+	res, err := runCall(t, u, c)
 	if err != nil || res.IsError || text(res) != "accept true" || c.Elicited != "accept" {
 		t.Fatalf("answer: %+v, %v, elicited %q", res, err, c.Elicited)
 	}
-	if _, err := run(t, u, modernCall(u, "voice", args, state, accept)); integrations.KindOf(err) != integrations.KindInvalid {
+	if _, err := runCall(t, u, modernCall(u, "voice", args, state, accept)); integrations.KindOf(err) != integrations.KindInvalid {
 		t.Fatalf("the same answer again: %v, want the question closed", err)
 	}
 	if n := parkedCount(u); n != 0 {
@@ -148,7 +148,7 @@ func TestHeldQuestionRetryWithoutAnswer(t *testing.T) {
 	u := askingUpstream(t, "10s")
 	state := heldQuestion(t, u, "voice", nil)
 	c := modernCall(u, "voice", nil, state, nil)
-	res, err := run(t, u, c)
+	res, err := runCall(t, u, c)
 	if err != nil || res.IsError || text(res) != "cancel <nil>" || c.Elicited != "unanswered" {
 		t.Fatalf("%+v, %v, elicited %q; want the upstream told no answer came", res, err, c.Elicited)
 	}
@@ -162,11 +162,11 @@ func TestHeldQuestionIsGivenUpBeforeTheTimeout(t *testing.T) {
 	state := heldQuestion(t, u, "voice", nil)
 	waitHeldCalls(t, u)
 	c := modernCall(u, "voice", nil, state, accept)
-	res, err := run(t, u, c)
+	res, err := runCall(t, u, c)
 	if err != nil || text(res) != "cancel <nil>" || c.Elicited != "unanswered" {
 		t.Fatalf("a late answer: %+v, %v, elicited %q; want the upstream's result after cancel", res, err, c.Elicited)
 	}
-	if _, err := run(t, u, modernCall(u, "voice", nil, state, accept)); integrations.KindOf(err) != integrations.KindInvalid {
+	if _, err := runCall(t, u, modernCall(u, "voice", nil, state, accept)); integrations.KindOf(err) != integrations.KindInvalid {
 		t.Fatalf("the same answer again: %v, want the question closed", err)
 	}
 }
@@ -178,7 +178,7 @@ func TestHeldCallThatWentOnWithoutTheAnswer(t *testing.T) {
 	state := heldQuestion(t, u, "voice", nil)
 	waitHeldCalls(t, u)
 	c := modernCall(u, "voice", nil, state, accept)
-	res, err := run(t, u, c)
+	res, err := runCall(t, u, c)
 	if err != nil || text(res) != "booked without an answer" || c.Elicited != "unanswered" {
 		t.Fatalf("%+v, %v, elicited %q; want the upstream's result and the answer not passed on", res, err, c.Elicited)
 	}
@@ -195,7 +195,7 @@ func TestHeldQuestionIgnoresAGoneClient(t *testing.T) {
 	if integrations.KindOf(err) != integrations.KindCancelled {
 		t.Fatalf("%v, want cancelled", err)
 	}
-	if res, err := run(t, u, modernCall(u, "voice", nil, state, accept)); err != nil || text(res) != "accept true" {
+	if res, err := runCall(t, u, modernCall(u, "voice", nil, state, accept)); err != nil || text(res) != "accept true" {
 		t.Fatalf("the next retry: %+v, %v; want the question still open", res, err)
 	}
 }
@@ -207,7 +207,7 @@ func TestHeldCallsAreBounded(t *testing.T) {
 	u.cfg.MaxConcurrent = 2
 	heldQuestion(t, u, "voice", map[string]any{"n": 1})
 	heldQuestion(t, u, "voice", map[string]any{"n": 2})
-	if _, err := run(t, u, modernCall(u, "voice", map[string]any{"n": 3}, "", nil)); integrations.KindOf(err) != integrations.KindLimited {
+	if _, err := runCall(t, u, modernCall(u, "voice", map[string]any{"n": 3}, "", nil)); integrations.KindOf(err) != integrations.KindLimited {
 		t.Fatalf("a third held call: %v, want the integration busy", err)
 	}
 }
@@ -243,7 +243,7 @@ func TestForwardedQuestionOutcome(t *testing.T) {
 			tl := u.Tools()[0]
 			c := integrations.NewCall(tl, mcpgo.CallToolParams{Name: tl.Name()})
 			c.Session, c.CanElicit, c.Elicit = "s-1", tc.can, tc.elicit
-			res, err := run(t, u, c)
+			res, err := runCall(t, u, c)
 			if err != nil || !strings.Contains(text(res), tc.says) || c.Elicited != tc.want {
 				t.Fatalf("%+v, %v, elicited %q; want %q saying %q", res, err, c.Elicited, tc.want, tc.says)
 			}
@@ -276,13 +276,13 @@ func TestHeldCallProgressFollowsTheRetry(t *testing.T) {
 	}
 	first := modernCall(u, "voice", nil, "", nil)
 	first.ProgressToken, first.Notify = "p-1", notify("first")
-	res, err := run(t, u, first)
+	res, err := runCall(t, u, first)
 	if err != nil || !res.NeedsInput() {
 		t.Fatalf("first call: %+v, %v", res, err)
 	}
 	retry := modernCall(u, "voice", nil, res.RequestState, accept)
 	retry.ProgressToken, retry.Notify = "p-2", notify("retry")
-	if res, err := run(t, u, retry); err != nil || text(res) != "accept true" {
+	if res, err := runCall(t, u, retry); err != nil || text(res) != "accept true" {
 		t.Fatalf("retry: %+v, %v", res, err)
 	}
 	mu.Lock()
