@@ -251,3 +251,33 @@ func TestDiscoverRetriedWhenTheRefusedVersionIsSupported(t *testing.T) {
 		t.Fatalf("server/discover sent %d times, initialize %d; want 2 and none", n, up.count("initialize"))
 	}
 }
+
+// A filter with no include list exposes every tool it does not exclude; a
+// confirm glob alone hides nothing, and makes its tools destructive and
+// confirmed.
+func TestFilterWithoutInclude(t *testing.T) {
+	t.Parallel()
+	up := statelessEcho(t, []any{echoTool("echo"), echoTool("admin_reset"), echoTool("delete_contact")}, nil)
+	for _, tc := range []struct {
+		filter string
+		want   string
+	}{
+		{`tools: {exclude: ["admin_*"]}`, "crm_delete_contact,crm_echo"},
+		{`tools: {confirm: ["delete_*"]}`, "crm_admin_reset,crm_delete_contact,crm_echo"},
+	} {
+		u := mustNew(t, integration(t, plainYAML(up.URL+"/mcp", tc.filter)), Deps{})
+		started(t, u)
+		var names []string
+		for _, tl := range u.Tools() {
+			names = append(names, tl.Name())
+			confirm := tl.Name() == "crm_delete_contact" && strings.Contains(tc.filter, "confirm")
+			if tl.ConfirmRequired != confirm || (confirm && (tl.Definition.Annotations.DestructiveHint == nil || !*tl.Definition.Annotations.DestructiveHint)) {
+				t.Errorf("%s: %s confirm %v, annotations %+v", tc.filter, tl.Name(), tl.ConfirmRequired, tl.Definition.Annotations)
+			}
+		}
+		sort.Strings(names)
+		if got := strings.Join(names, ","); got != tc.want {
+			t.Errorf("%s: tools %s, want %s", tc.filter, got, tc.want)
+		}
+	}
+}

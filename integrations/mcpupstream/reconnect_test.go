@@ -52,7 +52,7 @@ func closedURL(t *testing.T) string {
 
 // An upstream that cannot be reached is retried after 250ms, then twice as
 // long each time, up to MaxBackoff; without MaxBackoff the cap is 30s (the
-// waits keep doubling well past a second).
+// waits keep doubling past 500ms).
 func TestRetryBackoffDoublesUpToTheCap(t *testing.T) {
 	t.Parallel()
 	const msg = "upstream MCP server unavailable; retrying"
@@ -61,7 +61,7 @@ func TestRetryBackoffDoublesUpToTheCap(t *testing.T) {
 		max  time.Duration
 		want []time.Duration
 	}{
-		{"MaxBackoff 1s", time.Second, []time.Duration{250 * time.Millisecond, 500 * time.Millisecond, time.Second, time.Second}},
+		{"MaxBackoff 500ms", 500 * time.Millisecond, []time.Duration{250 * time.Millisecond, 500 * time.Millisecond, 500 * time.Millisecond}},
 		{"default", 0, []time.Duration{250 * time.Millisecond, 500 * time.Millisecond, time.Second}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -102,16 +102,15 @@ func TestReconnectBackoffAfterALostConnection(t *testing.T) {
 	t.Parallel()
 	const msg = "reconnecting to upstream MCP server"
 	for _, tc := range []struct {
-		name       string
-		ping, max  time.Duration
-		want       []time.Duration
-		connection string
+		name      string
+		ping, max time.Duration
+		want      []time.Duration
 	}{
 		// Lost after ~20ms, well short of MaxBackoff: 250ms, then 500ms.
-		{"lost at once", 20 * time.Millisecond, 5 * time.Second, []time.Duration{250 * time.Millisecond, 500 * time.Millisecond}, "short"},
-		// Up for the ping interval (500ms), longer than MaxBackoff (400ms):
-		// the wait starts again from 250ms, never 400ms.
-		{"lost after MaxBackoff", 500 * time.Millisecond, 400 * time.Millisecond, []time.Duration{250 * time.Millisecond, 250 * time.Millisecond}, "long"},
+		{"lost at once", 20 * time.Millisecond, 5 * time.Second, []time.Duration{250 * time.Millisecond, 500 * time.Millisecond}},
+		// Up for the ping interval (200ms), longer than MaxBackoff (150ms):
+		// the wait starts again from 250ms, never 150ms.
+		{"lost after MaxBackoff", 200 * time.Millisecond, 150 * time.Millisecond, []time.Duration{250 * time.Millisecond, 250 * time.Millisecond}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
