@@ -66,3 +66,4 @@ func TestListenMethodNotFoundKeepsTheConnection(t *testing.T) {
 		t.Fatalf("server/discover sent %d times; log:\n%s", n, logs)
 	}
 }
+

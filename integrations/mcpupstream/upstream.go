@@ -347,20 +347,41 @@ func (u *Upstream) connectWith(ctx context.Context, version string) error {
 	// Only an upstream that declared tools.listChanged is asked for
 	// notifications; one that answers "method not found" sends none, and is
 	// not reconnected to for it.
+	// A listen stream that fails before the connection is kept below is
+	// acted on once it is kept (it would otherwise go unnoticed, leaving a
+	// connection without notifications).
+	var (
+		lmu   sync.Mutex
+		kept  bool
+		early error
+	)
+	listenEnded := func(err error) {
+		var unsupported mcp.UnsupportedProtocolVersionError
+		if errors.Is(err, mcp.ErrMethodNotFound) || errors.As(err, &unsupported) {
+			// No notifications from this upstream (one that refuses the
+			// version is spoken to with the handshake: connect sees it too).
+			u.log.Info("upstream does not support subscriptions/listen; its tool list is read at each connection", "error", err)
+			return
+		}
+		u.log.Warn("subscriptions/listen stream ended", "error", err)
+		u.markLost()
+	}
 	if mcp.IsModernProtocol(c.ProtocolVersion()) && res.Capabilities.Tools != nil && res.Capabilities.Tools.ListChanged {
 		stop, err := c.ListenAsync(ctx, mcp.SubscriptionFilter{ToolsListChanged: true}, func(err error) {
-			if ctx.Err() != nil || u.current() != c {
-				return // this connection is being closed (or was never kept)
+			if ctx.Err() != nil {
+				return // this connection is being closed
 			}
-			var unsupported mcp.UnsupportedProtocolVersionError
-			if errors.Is(err, mcp.ErrMethodNotFound) || errors.As(err, &unsupported) {
-				// No notifications from this upstream (one that refuses the
-				// version is spoken to with the handshake: connect sees it too).
-				u.log.Info("upstream does not support subscriptions/listen; its tool list is read at each connection", "error", err)
+			lmu.Lock()
+			if !kept {
+				early = err
+				lmu.Unlock()
 				return
 			}
-			u.log.Warn("subscriptions/listen stream ended", "error", err)
-			u.markLost()
+			lmu.Unlock()
+			if u.current() != c {
+				return // a later connection replaced this one
+			}
+			listenEnded(err)
 		})
 		if err != nil {
 			_ = c.Close()
@@ -373,6 +394,13 @@ func (u *Upstream) connectWith(ctx context.Context, version string) error {
 	u.tap = tapOf(tr)
 	u.lastErr = nil
 	u.mu.Unlock()
+	lmu.Lock()
+	kept = true
+	err = early
+	lmu.Unlock()
+	if err != nil && ctx.Err() == nil {
+		listenEnded(err)
+	}
 	// Drain a stale signal from the previous connection.
 	select {
 	case <-u.lost:
