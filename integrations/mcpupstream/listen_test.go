@@ -66,4 +66,3 @@ func TestListenMethodNotFoundKeepsTheConnection(t *testing.T) {
 		t.Fatalf("server/discover sent %d times; log:\n%s", n, logs)
 	}
 }
-
