@@ -205,10 +205,31 @@ func TestHeldQuestionIgnoresAGoneClient(t *testing.T) {
 func TestHeldCallsAreBounded(t *testing.T) {
 	u := askingUpstream(t, "10s")
 	u.cfg.MaxConcurrent = 2
-	heldQuestion(t, u, "voice", map[string]any{"n": 1})
+	first := heldQuestion(t, u, "voice", map[string]any{"n": 1})
 	heldQuestion(t, u, "voice", map[string]any{"n": 2})
 	if _, err := runCall(t, u, modernCall(u, "voice", map[string]any{"n": 3}, "", nil)); integrations.KindOf(err) != integrations.KindLimited {
 		t.Fatalf("a third held call: %v, want the integration busy", err)
+	}
+	// The refused call took no slot, and an ended one gives its slot back.
+	if res, err := runCall(t, u, modernCall(u, "voice", map[string]any{"n": 1}, first, accept)); err != nil || text(res) != "accept true" {
+		t.Fatalf("answering the first: %+v, %v", res, err)
+	}
+	for deadline := time.Now().Add(10 * time.Second); u.heldCalls.Load() > 1; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("an ended held call kept its slot")
+		}
+	}
+	heldQuestion(t, u, "voice", map[string]any{"n": 4})
+}
+
+// With a short timeout the question is still open long enough for a prompt
+// answer (it is given up only in the last tenth of the timeout).
+func TestHeldQuestionShortTimeoutTakesAPromptAnswer(t *testing.T) {
+	u := askingUpstream(t, "1s")
+	state := heldQuestion(t, u, "voice", nil)
+	c := modernCall(u, "voice", nil, state, accept)
+	if res, err := runCall(t, u, c); err != nil || text(res) != "accept true" || c.Elicited != "accept" {
+		t.Fatalf("%+v, %v, elicited %q; want the answer passed on", res, err, c.Elicited)
 	}
 }
 
