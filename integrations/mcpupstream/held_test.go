@@ -312,3 +312,32 @@ func TestHeldCallProgressFollowsTheRetry(t *testing.T) {
 		t.Fatalf("progress went to %v, want one notification to the retry under p-2", got)
 	}
 }
+
+// A question given up takes no answer after: the retry is told it was not
+// passed on, and another question parked at the same time stays open.
+func TestGivenUpQuestionTakesNoAnswer(t *testing.T) {
+	u := mustNew(t, integration(t, "integrations:\n  - name: cal\n    type: mcp\n    url: http://127.0.0.1:1/mcp\n"), Deps{})
+	c := integrations.NewCall(&integrations.Tool{Definition: mcpgo.Tool{Name: "cal_book"}}, mcpgo.CallToolParams{Name: "cal_book"})
+	hc := &held{tool: c.Tool, args: []byte("{}")}
+	mine := question{answer: make(chan *mcpgo.ElicitationResult, 1)}
+	other := question{answer: make(chan *mcpgo.ElicitationResult, 1)}
+	id, otherID := u.park(hc, mine), u.park(hc, other)
+	if a := u.giveUp(mine); a != nil {
+		t.Fatalf("giveUp found an answer %v", a)
+	}
+	if got, delivered := u.answer(id, c, accept); got != hc || delivered || len(mine.answer) != 0 {
+		t.Fatalf("an answer after giving up: held %v, delivered %v", got != nil, delivered)
+	}
+	if _, delivered := u.answer(otherID, c, accept); !delivered || len(other.answer) != 1 {
+		t.Fatal("the other question was closed too")
+	}
+	// An answer that came just before the give-up is taken, not dropped.
+	late := question{answer: make(chan *mcpgo.ElicitationResult, 1)}
+	lateID := u.park(hc, late)
+	if _, delivered := u.answer(lateID, c, accept); !delivered {
+		t.Fatal("an answer in time was not passed on")
+	}
+	if a := u.giveUp(late); a != accept {
+		t.Fatalf("giveUp after the answer came: %v, want the answer", a)
+	}
+}
