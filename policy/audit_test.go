@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/mark3labs/mcp-go/mcp"
 
@@ -199,5 +200,28 @@ func TestAuditElicitationDecisions(t *testing.T) {
 	want := "confirmation_required/ok declined/ok confirmation_required/ok confirmed/ok denied/error"
 	if strings.Join(got, " ") != want {
 		t.Errorf("decisions = %v, want %s", got, want)
+	}
+}
+
+// duration_ms is the call's time in milliseconds: a call that takes at
+// least 20 ms says at least 20, and not a million.
+func TestAuditDurationIsInMilliseconds(t *testing.T) {
+	var buf bytes.Buffer
+	p, err := New(tokenPolicy(), Deps{Audit: NewAudit(&buf, nil)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	slow := &integrations.Tool{Definition: mcp.NewTool("pay_slow"), Integration: "pay", Handler: integrations.HandlerFunc(
+		func(context.Context, *integrations.Call) (*mcp.CallToolResult, error) {
+			time.Sleep(20 * time.Millisecond)
+			return mcp.NewToolResultText("ok"), nil
+		})}
+	exposed := expose(p, []*integrations.Tool{slow})
+	if _, err := exposed[0].Handler.Call(context.Background(), callReq(nil)); err != nil {
+		t.Fatal(err)
+	}
+	lines := auditLines(t, buf.Bytes())
+	if d, _ := lines[0]["duration_ms"].(float64); d < 20 || d > 60_000 {
+		t.Fatalf("duration_ms = %v for a call of at least 20 ms", lines[0]["duration_ms"])
 	}
 }
