@@ -102,7 +102,9 @@ func TestCoalesceCancellation(t *testing.T) {
 		t.Fatalf("the other caller got %q (runs %d)", text(r), h.n.Load())
 	}
 
-	h2 := &counting{gate: make(chan struct{}), started: make(chan struct{}, 1)}
+	// The last caller hanging up cancels the shared run (nobody is left to
+	// read it); the gate never opens, so only that ends it.
+	h2 := &counting{gate: make(chan struct{}), started: make(chan struct{}, 1), ended: make(chan struct{}, 1)}
 	f2 := newPhoneFixture(t, readTool(h2), Deps{})
 	ctx2, hangUp2 := context.WithCancel(context.Background())
 	done := make(chan struct{})
@@ -111,6 +113,11 @@ func TestCoalesceCancellation(t *testing.T) {
 	hangUp2()
 	<-done
 	waitFor(t, func() bool { return f2.waiting() == 0 })
+	select {
+	case <-h2.ended:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the run went on after its last caller hung up")
+	}
 }
 
 func TestCoalesceSkipsConfirmedAndWritingTools(t *testing.T) {

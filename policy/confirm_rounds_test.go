@@ -313,3 +313,34 @@ func TestSharedRunsPutQuestionsToOneCaller(t *testing.T) {
 		})
 	}
 }
+
+// A token is good until the millisecond of its expiry, not at it; a
+// signing key of exactly the minimum length is accepted, one byte less is
+// not.
+func TestConfirmationBoundaries(t *testing.T) {
+	clk := &clock{t: time.Unix(1000, 0)}
+	c := &confirmer{now: clk.now, ttl: time.Minute}
+	b := binding{tool: "pay_refund", client: "voice"}
+	key := []byte("k")
+	tk := c.newTicket()
+	tok := c.sign(key, purposeToken, b, tk)
+	clk.add(time.Minute - time.Millisecond)
+	if _, why := c.verify(key, purposeToken, tok, b); why != "" {
+		t.Fatalf("a millisecond before its expiry: %q", why)
+	}
+	clk.add(time.Millisecond)
+	if _, why := c.verify(key, purposeToken, tok, b); why != rejectExpired {
+		t.Fatalf("at its expiry: %q, want expired", why)
+	}
+
+	for n, ok := range map[int]bool{minKeyLen: true, minKeyLen - 1: false} {
+		c := &confirmer{keyRef: "vault:secret/confirm#key", secrets: fixedSecret(strings.Repeat("k", n))}
+		if _, _, err := c.keys(context.Background()); (err == nil) != ok {
+			t.Errorf("a %d-byte key: %v, want accepted %v", n, err, ok)
+		}
+	}
+}
+
+type fixedSecret string
+
+func (s fixedSecret) Lookup(context.Context, string) (string, error) { return string(s), nil }

@@ -22,12 +22,16 @@ type counting struct {
 	n    atomic.Int32
 	gate chan struct{}
 	fail atomic.Bool
-	// started gets a value as each call starts.
-	started chan struct{}
+	// started gets a value as each call starts; ended, when set, as each
+	// returns.
+	started, ended chan struct{}
 }
 
 func (h *counting) Call(ctx context.Context, c *integrations.Call) (*mcp.CallToolResult, error) {
 	n := h.n.Add(1)
+	if h.ended != nil {
+		defer func() { h.ended <- struct{}{} }()
+	}
 	if h.started != nil {
 		h.started <- struct{}{}
 	}
