@@ -54,7 +54,13 @@ type HTTP struct {
 	sessions   *sessions
 	// open long-lived streams, for the sessions gauge
 	sseStreams, listenStreams atomic.Int64
+	// readHeaderTimeout bounds how long a client may take to send its
+	// request headers, so a slow one (slowloris) cannot hold connections;
+	// the server's tests shorten it.
+	readHeaderTimeout time.Duration
 }
+
+const defaultReadHeaderTimeout = 10 * time.Second
 
 // NewHTTP builds every route on one mux:
 //
@@ -73,7 +79,7 @@ func NewHTTP(s *MCP, opts HTTPOptions) *HTTP {
 	if opts.Keys == nil {
 		opts.Keys = StaticKeys(nil)
 	}
-	h := &HTTP{inflight: opts.Inflight, sessions: newSessions(opts.Sessions)}
+	h := &HTTP{inflight: opts.Inflight, sessions: newSessions(opts.Sessions), readHeaderTimeout: defaultReadHeaderTimeout}
 	h.streamable = mcpserver.NewStreamableHTTPServer(s.MCPServer,
 		mcpserver.WithEndpointPath("/mcp"),
 		mcpserver.WithSessionIdManagerResolver(h.sessions),
@@ -132,7 +138,7 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 // connections, running tool calls finish (up to grace), open streams are
 // closed, and Serve returns nil.
 func (h *HTTP) Serve(ctx context.Context, ln net.Listener, grace time.Duration, logger *slog.Logger) error {
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: h.readHeaderTimeout, ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {
