@@ -252,3 +252,43 @@ func TestMCPTypeScriptSDKClient(t *testing.T) {
 func demoTool(t *testing.T) (string, string) {
 	return "helpdesk_buscar_cliente", `{"email":"maria.garcia@example.com"}`
 }
+
+// server-everything's own elicitation tool, through switchboard, to a
+// 2026-07-28 client (the upstream call held, the question in an
+// input_required result) and to a handshake-era one (elicitation/create
+// during the call); the answer's action reaches the upstream, which says it.
+func TestMCPServerEverythingElicitation(t *testing.T) {
+	node := nodeBin(t)
+	script := everythingScript(t)
+	for _, up := range []struct{ name, upstream string }{
+		{"stdio", fmt.Sprintf("    command: [%q, %q, stdio]\n", node, script)},
+		{"streamable", fmt.Sprintf("    url: %s\n", everythingHTTP(t))},
+	} {
+		t.Run(up.name, func(t *testing.T) {
+			srv, a, logs := serveLogged(t, "integrations:\n  - name: everything\n    type: mcp\n    timeout: 30s\n"+up.upstream, func(k string) string { return os.Getenv(k) })
+			waitTool(t, a, "everything_trigger-elicitation-request")
+			for _, kind := range elicitingClients() {
+				if !strings.Contains(kind.Name, "/streamable/") {
+					continue
+				}
+				t.Run(kind.Name, func(t *testing.T) {
+					ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+					defer cancel()
+					asker := &asker{}
+					c := kind.Connect(t, ctx, srv.target, asker)
+					defer c.Close()
+					for answer, want := range map[string]string{"decline": "User declined", "cancel": "User cancelled"} {
+						asker.set(answer)
+						res, err := c.Call(ctx, "everything_trigger-elicitation-request", map[string]any{})
+						if err != nil || res.IsError || !strings.Contains(res.Text, want) {
+							t.Fatalf("%s: %+v, %v; want %q\n%s", answer, res, err, want, logs)
+						}
+					}
+					if q := asker.questions(); len(q) != 2 || q[0] != "Please provide inputs for the following fields:" {
+						t.Errorf("the caller was asked %q", q)
+					}
+				})
+			}
+		})
+	}
+}
