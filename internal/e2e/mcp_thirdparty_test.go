@@ -185,13 +185,22 @@ type tsResult struct {
 		} `json:"content"`
 		IsError bool `json:"isError"`
 	} `json:"result"`
-	Progress int `json:"progress"`
+	Progress int      `json:"progress"`
+	Asked    []string `json:"asked"`
 }
 
 func tsClient(t *testing.T, args ...string) tsResult {
 	t.Helper()
+	return tsClientAnswering(t, "", args...)
+}
+
+// tsClientAnswering is tsClient declaring elicitation and answering every
+// question with action (accept, decline, cancel); "" declares none.
+func tsClientAnswering(t *testing.T, action string, args ...string) tsResult {
+	t.Helper()
 	sdk := npmPackage(t, "tssdk-"+tsSDKVersion, "@modelcontextprotocol/sdk@"+tsSDKVersion)
 	cmd := exec.Command(nodeBin(t), append([]string{"testdata/tsclient.mjs", sdk}, args...)...)
+	cmd.Env = append(os.Environ(), "ELICIT="+action)
 	cmd.Stderr = os.Stderr
 	out, err := cmd.Output()
 	if err != nil {
@@ -290,5 +299,41 @@ func TestMCPServerEverythingElicitation(t *testing.T) {
 				})
 			}
 		})
+	}
+}
+
+// The TypeScript SDK client, declaring elicitation, is asked: a
+// confirmation in elicit mode (during the call; only its yes runs the
+// refund) and server-everything's own question through switchboard.
+func TestMCPTypeScriptSDKClientIsAsked(t *testing.T) {
+	p := newPayments(t)
+	srv, audit := serveConfirm(t, p, "elicit", "2m")
+	args := `{"order_id":"TS-1","amount":7}`
+	r := tsClientAnswering(t, "cancel", "http", srv.BaseURL+"/mcp", "pay_refund", args)
+	if r.Result.IsError || len(r.Result.Content) == 0 || !strings.Contains(r.Result.Content[0].Text, "was not run") || len(p.received("POST", "/api/refunds", "TS-1")) != 0 {
+		t.Fatalf("cancelled confirmation: %+v", r)
+	}
+	r = tsClientAnswering(t, "accept", "http", srv.BaseURL+"/mcp", "pay_refund", args)
+	if r.Result.IsError || len(r.Asked) != 1 || r.Asked[0] != "Do you confirm a refund of 7 euros for order TS-1?" {
+		t.Fatalf("accepted confirmation: %+v", r)
+	}
+	if got := p.received("POST", "/api/refunds", "TS-1"); len(got) != 1 {
+		t.Fatalf("the accepted refund was sent %d times", len(got))
+	}
+	var decisions []string
+	for _, l := range readAudit(t, audit) {
+		decisions = append(decisions, l["decision"].(string))
+	}
+	if strings.Join(decisions, " ") != "declined confirmed" {
+		t.Errorf("audit decisions %v, want one line per call: declined, confirmed", decisions)
+	}
+
+	node, script := nodeBin(t), everythingScript(t)
+	ev, a, _ := serveLogged(t, fmt.Sprintf("integrations:\n  - name: everything\n    type: mcp\n    timeout: 30s\n    command: [%q, %q, stdio]\n", node, script),
+		func(k string) string { return os.Getenv(k) })
+	waitTool(t, a, "everything_trigger-elicitation-request")
+	r = tsClientAnswering(t, "decline", "http", ev.BaseURL+"/mcp", "everything_trigger-elicitation-request", `{}`)
+	if r.Result.IsError || len(r.Result.Content) == 0 || !strings.Contains(r.Result.Content[0].Text, "User declined") || len(r.Asked) != 1 {
+		t.Fatalf("server-everything's question through switchboard to the TypeScript SDK: %+v", r)
 	}
 }

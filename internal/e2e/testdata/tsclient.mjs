@@ -2,7 +2,9 @@
 //   node tsclient.mjs SDK_DIR http URL TOOL ARGS_JSON
 //   node tsclient.mjs SDK_DIR stdio COMMAND_JSON TOOL ARGS_JSON
 // It connects, lists tools, calls TOOL with ARGS_JSON (asking for progress), and prints one JSON
-// line: {protocolVersion, tools: [names], result, progress: n}.
+// line: {protocolVersion, tools: [names], result, progress: n, asked: [messages]}.
+// With ELICIT set (accept, decline or cancel) it declares form elicitation and answers every
+// question with that action (accept with {"confirm": true}).
 import path from "node:path";
 import { pathToFileURL } from "node:url";
 
@@ -18,7 +20,16 @@ if (kind === "http") {
   const [command, ...args] = JSON.parse(target);
   transport = new StdioClientTransport({ command, args, stderr: "inherit" });
 }
-const client = new Client({ name: "e2e-ts-sdk", version: "1.0.0" });
+const elicit = process.env.ELICIT;
+const client = new Client({ name: "e2e-ts-sdk", version: "1.0.0" }, elicit ? { capabilities: { elicitation: { form: {} } } } : undefined);
+const asked = [];
+if (elicit) {
+  const { ElicitRequestSchema } = await esm("types.js");
+  client.setRequestHandler(ElicitRequestSchema, async (req) => {
+    asked.push(req.params.message);
+    return elicit === "accept" ? { action: "accept", content: { confirm: true } } : { action: elicit };
+  });
+}
 await client.connect(transport);
 const { tools } = await client.listTools();
 let progress = 0;
@@ -26,5 +37,5 @@ const result = await client.callTool({ name: tool, arguments: JSON.parse(argsJSO
   onprogress: () => { progress++; },
   timeout: 30000,
 });
-console.log(JSON.stringify({ protocolVersion: transport.protocolVersion ?? null, tools: tools.map((t) => t.name), result, progress }));
+console.log(JSON.stringify({ protocolVersion: transport.protocolVersion ?? null, tools: tools.map((t) => t.name), result, progress, asked }));
 await client.close();
