@@ -74,9 +74,7 @@ func (g *goSDKServer) handler(kind string) http.Handler {
 
 // changes collects the tool lists an upstream announces.
 type changes struct {
-	mu   sync.Mutex
-	seen [][]string
-	ch   chan []string
+	ch chan []string
 }
 
 func newChanges() *changes { return &changes{ch: make(chan []string, 16)} }
